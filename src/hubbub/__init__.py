@@ -1,0 +1,3 @@
+"""Hubbub: self-hosted social customer service."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,34 @@
+"""What each role may do. Pages, API and services all ask here."""
+
+from __future__ import annotations
+
+from hubbub.accounts.models import Role, User
+from hubbub.core.errors import Forbidden
+
+
+def can_manage_people(user: User) -> bool:
+    return user.role == Role.ADMIN
+
+
+def can_manage_teams(user: User) -> bool:
+    return user.role in {Role.ADMIN, Role.LEAD}
+
+
+def can_write(user: User) -> bool:
+    return user.role != Role.READONLY
+
+
+def check_can_manage_people(user: User) -> None:
+    if not can_manage_people(user):
+        raise Forbidden("Only admins can manage people.", code="admin_only")
+
+
+def check_can_manage_teams(user: User) -> None:
+    if not can_manage_teams(user):
+        raise Forbidden("Only admins and team leads can manage teams.", code="lead_only")
+
+
+def roles_assignable_by(user: User) -> list[Role]:
+    if user.role == Role.ADMIN:
+        return list(Role)
+    return []

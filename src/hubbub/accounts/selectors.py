@@ -1,0 +1,100 @@
+"""Reads about people and teams, always scoped to what the reader may see.
+
+`access_*` functions fetch one thing with the permission check and raise
+NotFound for anything outside the reader's scope, so that other
+workspaces' ids are indistinguishable from ids that do not exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from hubbub.accounts.models import ApiToken, Invitation, Role, Team, User
+from hubbub.core import clock
+from hubbub.core.errors import NotFound
+from hubbub.core.types import Audience
+
+
+def hash_secret(raw: str) -> str:
+    # Tokens are 256 random bits, so a fast hash is safe here (no dictionary to attack).
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def own_team_ids(user: User) -> frozenset[int]:
+    return frozenset(user.teams.values_list("id", flat=True))
+
+
+def visible_teams(*, user: User) -> QuerySet[Team]:
+    teams = Team.objects.filter(workspace_id=user.workspace_id)
+    if not Role(user.role).sees_every_team:
+        teams = teams.filter(members=user)
+    return teams
+
+
+def teams_with_members(*, user: User) -> QuerySet[Team]:
+    members = User.objects.filter(is_active=True).select_related("profile")
+    return visible_teams(user=user).prefetch_related(Prefetch("members", queryset=members))
+
+
+def access_team(*, user: User, team_id: int) -> Team:
+    try:
+        return visible_teams(user=user).get(pk=team_id)
+    except Team.DoesNotExist as error:
+        raise NotFound("No such team.", code="team_not_found") from error
+
+
+def visible_members(*, user: User) -> QuerySet[User]:
+    """People the reader may see: the whole workspace, or their own teams' members."""
+    people = User.objects.filter(workspace_id=user.workspace_id).select_related("profile")
+    if not Role(user.role).sees_every_team:
+        people = people.filter(Q(teams__in=own_team_ids(user)) | Q(pk=user.pk)).distinct()
+    return people.order_by("profile__display_name", "email")
+
+
+def access_member(*, user: User, member_id: int) -> User:
+    try:
+        return visible_members(user=user).get(pk=member_id)
+    except User.DoesNotExist as error:
+        raise NotFound("No such person.", code="member_not_found") from error
+
+
+def audience_for(*, user: User) -> Audience:
+    assert user.workspace_id is not None
+    team_ids = None if Role(user.role).sees_every_team else own_team_ids(user)
+    return Audience(workspace_id=user.workspace_id, user_id=user.pk, team_ids=team_ids)
+
+
+def open_invitations(*, user: User) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        workspace_id=user.workspace_id,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=clock.now(),
+    ).prefetch_related("teams")
+
+
+def find_invitation(*, token: str) -> Invitation | None:
+    """The invitation a link's token belongs to, whatever its state."""
+    return (
+        Invitation.objects.select_related("workspace")
+        .filter(token_hash=hash_secret(token))
+        .first()
+    )
+
+
+def api_tokens_for(*, user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+
+
+def user_for_api_token(*, raw: str) -> tuple[User, ApiToken] | None:
+    """The active user a live token belongs to; None for unknown, revoked or expired tokens."""
+    token = (
+        ApiToken.objects.select_related("user", "user__profile")
+        .filter(token_hash=hash_secret(raw), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None or (token.expires_at is not None and token.expires_at <= clock.now()):
+        return None
+    return token.user, token

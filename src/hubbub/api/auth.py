@@ -1,0 +1,36 @@
+"""API authentication: a personal token (Bearer) or the browser session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja.security import APIKeyCookie, HttpBearer
+from ninja.security.session import SessionAuth
+
+from hubbub.accounts import selectors, services
+from hubbub.accounts.models import User
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        found = selectors.user_for_api_token(raw=token)
+        if found is None or found[0].workspace_id is None:
+            return None
+        user, api_token = found
+        services.record_api_token_use(token=api_token)
+        request.user = user
+        return user
+
+
+class WorkspaceSessionAuth(SessionAuth):
+    """The browser session, with CSRF, for users who belong to a workspace."""
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = super().authenticate(request, key)
+        if isinstance(user, User) and user.workspace_id is not None:
+            return user
+        return None
+
+
+api_auth: list[HttpBearer | APIKeyCookie] = [TokenAuth(), WorkspaceSessionAuth()]

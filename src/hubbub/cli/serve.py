@@ -1,0 +1,60 @@
+"""`hubbub serve`: the web server (uvicorn, ASGI)."""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import os
+import subprocess
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=os.environ.get("HUBBUB_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("HUBBUB_PORT", "8000")))
+    parser.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    parser.add_argument(
+        "--with-worker", action=argparse.BooleanOptionalAction, default=None,
+        help="also run a background-job worker (default: yes when embedded, no in production)",
+    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def start_worker_process() -> subprocess.Popen[bytes]:
+    worker = subprocess.Popen([sys.executable, "-m", "hubbub.cli.main", "worker"])
+    atexit.register(worker.terminate)
+    return worker
+
+
+def run(args: argparse.Namespace) -> int:
+    from hubbub.cli.main import setup_django
+
+    setup_django()
+    import uvicorn
+    from django.conf import settings
+
+    from hubbub.cli.doctor import pending_migrations
+
+    pending = pending_migrations()
+    if pending:
+        if settings.PRODUCTION:
+            print(f"{len(pending)} migration(s) not applied. Run: hubbub manage migrate", file=sys.stderr)
+            return 1
+        from django.core.management import call_command
+
+        call_command("migrate", interactive=False, verbosity=0)
+    with_worker = not settings.PRODUCTION if args.with_worker is None else args.with_worker
+    if with_worker:
+        start_worker_process()
+    uvicorn.run(
+        "hubbub.asgi:application",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        lifespan="off",
+        log_level=args.log_level,
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=3,
+    )
+    return 0

@@ -1,0 +1,114 @@
+"""Generate the demo workspace through the same services a real team uses.
+
+Brightwave is a fictional broadband and mobile brand. Everything here is
+generated (names from syllables, a seeded random generator), so the demo
+is the same on every machine and copies no one's text.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from hubbub.accounts import services as accounts
+from hubbub.accounts.models import AgentProfile, Role, Status, Team, TeamKind, User
+from hubbub.core.models import Workspace
+
+DEMO_SLUG = "brightwave"
+DEMO_PASSWORD = "brightwave-demo-2026"
+DOMAIN = "brightwave.example"
+
+FIRST = ["Maya", "Jonas", "Priya", "Tomás", "Aiko", "Leon", "Nadia", "Owen", "Sofia", "Kwame",
+         "Elif", "Ravi", "Ines", "Mateo", "Hana", "Lars", "Zara", "Amir"]
+LAST_START = ["Ber", "Cal", "Dor", "Fen", "Hal", "Kes", "Lin", "Mor", "Nor", "Sal", "Tor", "Vel"]
+LAST_END = ["ding", "ström", "ani", "ova", "ley", "ez", "sen", "aki", "mond", "ari", "well"]
+
+TEAMS = [
+    ("Social Care", TeamKind.TEAM, "Answers every public mention, seven days a week."),
+    ("Social Care – Nights", TeamKind.TEAM, "Covers 22:00–07:00 and the weekend peaks."),
+    ("Billing", TeamKind.DEPARTMENT, "Refunds, credits, payment plans and disputed charges."),
+    ("Field Engineering", TeamKind.DEPARTMENT, "Home visits, line faults and installations."),
+    ("Network Operations", TeamKind.DEPARTMENT, "Outages, maintenance windows and status updates."),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogin:
+    email: str
+    role: str
+    name: str
+
+
+def _name(rng: random.Random, used: set[str]) -> str:
+    while True:
+        name = f"{rng.choice(FIRST)} {rng.choice(LAST_START)}{rng.choice(LAST_END)}"
+        if name not in used:
+            used.add(name)
+            return name
+
+
+def _email(name: str) -> str:
+    first, last = name.lower().split(" ", 1)
+    ascii_last = last.translate(str.maketrans("öáéíóú", "oaeiou"))
+    ascii_first = first.translate(str.maketrans("öáéíóú", "oaeiou"))
+    return f"{ascii_first}.{ascii_last}@{DOMAIN}"
+
+
+@transaction.atomic
+def seed_demo(*, seed: int = 7) -> list[DemoLogin]:
+    """Create the Brightwave workspace (once) and return the demo logins."""
+    rng = random.Random(seed)
+    workspace = Workspace.objects.filter(slug=DEMO_SLUG).first()
+    if workspace is None:
+        workspace = accounts.create_workspace(name="Brightwave", slug=DEMO_SLUG)
+        _create_people(workspace, rng)
+    return demo_logins(workspace)
+
+
+def _create_people(workspace: Workspace, rng: random.Random) -> None:
+    teams = {name: Team.objects.create(workspace=workspace, name=name, kind=kind, description=text)
+             for name, kind, text in TEAMS}
+    care, nights = teams["Social Care"], teams["Social Care – Nights"]
+    used: set[str] = set()
+    plan: list[tuple[str, Role, list[Team], str]] = [
+        ("admin@" + DOMAIN, Role.ADMIN, [care], "Alex Mercer"),
+        ("lead@" + DOMAIN, Role.LEAD, [care, nights], "Rosa Lindqvist"),
+        ("agent@" + DOMAIN, Role.AGENT, [care], "Sam Okafor"),
+        ("billing@" + DOMAIN, Role.DEPARTMENT, [teams["Billing"]], "Dana Whitfield"),
+        ("viewer@" + DOMAIN, Role.READONLY, [], "Chris Analyst"),
+    ]
+    used.update(name for *_rest, name in plan)
+    for _ in range(7):
+        name = _name(rng, used)
+        plan.append((_email(name), Role.AGENT, [rng.choice([care, care, nights])], name))
+    for department in ("Billing", "Field Engineering", "Network Operations"):
+        for _ in range(2):
+            name = _name(rng, used)
+            plan.append((_email(name), Role.DEPARTMENT, [teams[department]], name))
+    statuses = [Status.ONLINE, Status.ONLINE, Status.AWAY, Status.OFFLINE]
+    for email, role, member_of, name in plan:
+        user = accounts.create_member(
+            workspace=workspace, email=email, password=DEMO_PASSWORD, display_name=name,
+            role=role, teams=member_of,
+        )
+        first = name.split()[0]
+        AgentProfile.objects.filter(user=user).update(
+            signature=f"{first} · Brightwave Care" if role in {Role.AGENT, Role.LEAD} else "",
+            sender_address=f"{first.lower()}@care.{DOMAIN}" if role != Role.READONLY else "",
+            time_zone=rng.choice(["Europe/London", "Europe/Berlin", "Europe/Lisbon", "America/Toronto"]),
+            languages=rng.choice([["en"], ["en", "fr"], ["en", "de"], ["en", "es"], ["en", "pt"]]),
+            status=rng.choice(statuses),
+        )
+
+
+def demo_logins(workspace: Workspace) -> list[DemoLogin]:
+    wanted = ["admin", "lead", "agent", "billing", "viewer"]
+    users = User.objects.filter(workspace=workspace, email__in=[f"{w}@{DOMAIN}" for w in wanted])
+    by_email = {user.email: user for user in users.select_related("profile")}
+    return [
+        DemoLogin(email=email, role=by_email[email].get_role_display(), name=by_email[email].profile.display_name)
+        for email in (f"{w}@{DOMAIN}" for w in wanted)
+        if email in by_email
+    ]
