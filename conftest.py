@@ -6,29 +6,12 @@ missing fails; elsewhere it is skipped with the reason.
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parent
-ARTIFACTS = REPO / "test-artifacts"
-REDIS_URL = os.environ.get("HUBBUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-CHROMIUM = "/usr/bin/chromium"
-
-
-def missing_component(reason: str) -> None:
-    """Fail under CI (the component must be there), skip elsewhere."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"required component missing: {reason}")
-    pytest.skip(reason)
+from hubbub.testing import REDIS_URL, RunningServer, missing_component, start_server, stop_server
 
 
 @pytest.fixture(autouse=True)
@@ -55,67 +38,6 @@ def redis_url() -> str:
     except redis.RedisError as error:
         missing_component(f"Redis at {REDIS_URL}: {error}")
     return REDIS_URL
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def database_url_for_subprocess() -> str:
-    """The URL of the test database pytest-django created, for server processes."""
-    from django.db import connection
-
-    conf = connection.settings_dict
-    if conf["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{conf['NAME']}"
-    port = conf.get("PORT") or 5432
-    user = conf.get("USER") or "postgres"
-    return f"postgres://{user}@{conf.get('HOST') or '127.0.0.1'}:{port}/{conf['NAME']}"
-
-
-@dataclass
-class RunningServer:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def start_server(*, extra_env: dict[str, str] | None = None, name: str = "server") -> RunningServer:
-    """Start a real `hubbub serve` on a free port against the test database."""
-    port = free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = ARTIFACTS / f"{name}-{port}.log"
-    env = {**os.environ, "HUBBUB_DATABASE_URL": database_url_for_subprocess(),
-           "HUBBUB_SSE_HEARTBEAT_SECONDS": "1", **(extra_env or {})}
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hubbub.cli.main", "serve", "--port", str(port),
-             "--no-with-worker", "--log-level", "warning"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url + "/login/", timeout=1).status_code == 200:
-                return RunningServer(url, process, log)
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
-
-
-def stop_server(server: RunningServer) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
 
 
 @pytest.fixture(scope="session")

@@ -97,7 +97,7 @@ TEMPLATES = [
 
 def _database() -> dict[str, Any]:
     url = config.env_str("HUBBUB_DATABASE_URL") or f"sqlite:///{DATA_DIR / 'hubbub.sqlite3'}"
-    database: dict[str, Any] = dj_database_url.parse(url)
+    database: dict[str, Any] = dict(dj_database_url.parse(url))
     if database["ENGINE"] == "django.db.backends.sqlite3":
         database["OPTIONS"] = {
             # WAL lets readers go on while one writer commits; IMMEDIATE takes
@@ -199,7 +199,9 @@ def _email() -> dict[str, Any]:
     if parts.scheme == "console":
         return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
     if parts.scheme not in {"smtp", "smtps"}:
-        raise config.ConfigurationError("HUBBUB_EMAIL_URL must start with console://, smtp:// or smtps://")
+        raise config.ConfigurationError(
+            "HUBBUB_EMAIL_URL must start with console://, smtp:// or smtps://"
+        )
     options = parse_qs(parts.query)
     return {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import reverse
 from ninja import Router
+from ninja.responses import Status as Reply
 
 from hubbub.accounts import selectors, services
-from hubbub.accounts.models import AgentProfile, ApiToken, Role, Status, Team, User
+from hubbub.accounts.models import AgentProfile, ApiToken, Role, Status, Team, TeamKind, User
 from hubbub.accounts.schemas import (
     InvitationIn,
     InvitationOut,
@@ -48,7 +49,9 @@ def _me(user: User) -> MeOut:
         id=user.pk,
         email=user.email,
         role=Role(user.role),
-        workspace=WorkspaceOut(id=user.workspace.pk, name=user.workspace.name, slug=user.workspace.slug),
+        workspace=WorkspaceOut(
+            id=user.workspace.pk, name=user.workspace.name, slug=user.workspace.slug
+        ),
         profile=ProfileOut(
             display_name=profile.display_name,
             avatar_url=_avatar_url(profile),
@@ -58,21 +61,31 @@ def _me(user: User) -> MeOut:
             languages=profile.languages,
             status=Status(profile.status),
         ),
-        teams=[TeamRef(id=t.pk, name=t.name, kind=t.kind) for t in user.teams.all()],
+        teams=[TeamRef(id=t.pk, name=t.name, kind=TeamKind(t.kind)) for t in user.teams.all()],
     )
 
 
 def _member(user: User) -> MemberOut:
     return MemberOut(
-        id=user.pk, email=user.email, role=Role(user.role), is_active=user.is_active,
-        display_name=user.profile.display_name, avatar_url=_avatar_url(user.profile),
-        status=Status(user.profile.status), team_ids=[team.pk for team in user.teams.all()],
+        id=user.pk,
+        email=user.email,
+        role=Role(user.role),
+        is_active=user.is_active,
+        display_name=user.profile.display_name,
+        avatar_url=_avatar_url(user.profile),
+        status=Status(user.profile.status),
+        team_ids=[team.pk for team in user.teams.all()],
     )
 
 
 def _team(team: Team) -> TeamOut:
-    return TeamOut(id=team.pk, name=team.name, kind=team.kind, description=team.description,
-                   member_ids=[member.pk for member in team.members.all()])
+    return TeamOut(
+        id=team.pk,
+        name=team.name,
+        kind=TeamKind(team.kind),
+        description=team.description,
+        member_ids=[member.pk for member in team.members.all()],
+    )
 
 
 @router.get("/me", response=MeOut, summary="The signed-in person")
@@ -88,7 +101,9 @@ def patch_me(request: HttpRequest, data: ProfileIn) -> MeOut:
         actor=actor,
         display_name=current.display_name if data.display_name is None else data.display_name,
         signature=current.signature if data.signature is None else data.signature,
-        sender_address=current.sender_address if data.sender_address is None else data.sender_address,
+        sender_address=current.sender_address
+        if data.sender_address is None
+        else data.sender_address,
         time_zone=current.time_zone if data.time_zone is None else data.time_zone,
         languages=current.languages if data.languages is None else data.languages,
     )
@@ -117,7 +132,10 @@ def get_person(request: HttpRequest, member_id: int) -> MemberOut:
 
 @router.get("/teams", response=list[TeamOut], summary="Teams and departments you may see")
 def list_teams(request: HttpRequest) -> list[TeamOut]:
-    return [_team(team) for team in selectors.visible_teams(user=_actor(request)).prefetch_related("members")]
+    return [
+        _team(team)
+        for team in selectors.visible_teams(user=_actor(request)).prefetch_related("members")
+    ]
 
 
 @router.get("/teams/{team_id}", response=TeamOut)
@@ -126,30 +144,46 @@ def get_team(request: HttpRequest, team_id: int) -> TeamOut:
 
 
 @router.post("/teams", response={201: TeamOut}, summary="Create a team (admins and leads)")
-def create_team(request: HttpRequest, data: TeamIn) -> tuple[int, TeamOut]:
-    team = services.save_team(actor=_actor(request), name=data.name, kind=data.kind,
-                              description=data.description)
-    return 201, _team(team)
+def create_team(request: HttpRequest, data: TeamIn) -> Reply[TeamOut]:
+    team = services.save_team(
+        actor=_actor(request), name=data.name, kind=data.kind, description=data.description
+    )
+    return Reply(201, _team(team))
 
 
 @router.put("/teams/{team_id}/members", response=TeamOut, summary="Replace a team's members")
 def put_team_members(request: HttpRequest, team_id: int, data: TeamMembersIn) -> TeamOut:
-    team = services.set_team_members(actor=_actor(request), team_id=team_id, member_ids=data.member_ids)
+    team = services.set_team_members(
+        actor=_actor(request), team_id=team_id, member_ids=data.member_ids
+    )
     return _team(team)
 
 
 @router.post("/invitations", response={201: InvitationOut}, summary="Invite someone (admins)")
-def create_invitation(request: HttpRequest, data: InvitationIn) -> tuple[int, InvitationOut]:
+def create_invitation(request: HttpRequest, data: InvitationIn) -> Reply[InvitationOut]:
     invitation, _token = services.invite_member(
         actor=_actor(request), email=data.email, role=data.role, team_ids=data.team_ids
     )
-    return 201, InvitationOut(id=invitation.pk, email=invitation.email, role=Role(invitation.role),
-                              expires_at=invitation.expires_at)
+    return Reply(
+        201,
+        InvitationOut(
+            id=invitation.pk,
+            email=invitation.email,
+            role=Role(invitation.role),
+            expires_at=invitation.expires_at,
+        ),
+    )
 
 
 def _token(token: ApiToken) -> TokenOut:
-    return TokenOut(id=token.pk, name=token.name, prefix=token.prefix, created_at=token.created_at,
-                    last_used_at=token.last_used_at, expires_at=token.expires_at)
+    return TokenOut(
+        id=token.pk,
+        name=token.name,
+        prefix=token.prefix,
+        created_at=token.created_at,
+        last_used_at=token.last_used_at,
+        expires_at=token.expires_at,
+    )
 
 
 @router.get("/tokens", response=list[TokenOut], summary="Your live API tokens")
@@ -158,13 +192,14 @@ def list_tokens(request: HttpRequest) -> list[TokenOut]:
 
 
 @router.post("/tokens", response={201: NewTokenOut}, summary="Make a token (shown once)")
-def create_token(request: HttpRequest, data: TokenIn) -> tuple[int, NewTokenOut]:
-    token, raw = services.create_api_token(actor=_actor(request), name=data.name,
-                                           expires_in_days=data.expires_in_days)
-    return 201, NewTokenOut(**_token(token).model_dump(), token=raw)
+def create_token(request: HttpRequest, data: TokenIn) -> Reply[NewTokenOut]:
+    token, raw = services.create_api_token(
+        actor=_actor(request), name=data.name, expires_in_days=data.expires_in_days
+    )
+    return Reply(201, NewTokenOut(**_token(token).model_dump(), token=raw))
 
 
 @router.delete("/tokens/{token_id}", response={204: None}, summary="Revoke a token")
-def delete_token(request: HttpRequest, token_id: int) -> tuple[int, None]:
+def delete_token(request: HttpRequest, token_id: int) -> Reply[None]:
     services.revoke_api_token(actor=_actor(request), token_id=token_id)
-    return 204, None
+    return Reply(204, None)

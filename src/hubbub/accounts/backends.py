@@ -15,9 +15,7 @@ class AccountBackend(ModelBackend):
     """
 
     def get_user(self, user_id: Any) -> User | None:
-        user = (
-            User.objects.select_related("profile", "workspace").filter(pk=user_id).first()
-        )
+        user = User.objects.select_related("profile", "workspace").filter(pk=user_id).first()
         return user if user is not None and self.user_can_authenticate(user) else None
 
 

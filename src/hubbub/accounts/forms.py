@@ -32,12 +32,15 @@ class ProfileForm(forms.Form):
         required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 3})
     )
     sender_address = forms.EmailField(
-        required=False, label="Personal sender address",
+        required=False,
+        label="Personal sender address",
         help_text="Email replies go out from this address, not a faceless no-reply.",
     )
     time_zone = forms.ChoiceField(choices=time_zone_choices)
     languages = forms.CharField(
-        required=False, max_length=120, help_text="Codes such as en, fr, pt-br, separated by commas."
+        required=False,
+        max_length=120,
+        help_text="Codes such as en, fr, pt-br, separated by commas.",
     )
 
     def language_list(self) -> list[str]:
@@ -47,7 +50,9 @@ class ProfileForm(forms.Form):
 class AvatarForm(forms.Form):
     avatar = forms.FileField(
         help_text="PNG, JPEG, WebP or GIF, up to 2 MB. We crop it to a square.",
-        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp,image/gif"}),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/png,image/jpeg,image/webp,image/gif"}
+        ),
     )
 
 
@@ -96,7 +101,10 @@ class TeamMembersForm(forms.Form):
 class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=80, help_text="What uses this token, e.g. “CRM sync”.")
     expires_in_days = forms.IntegerField(
-        required=False, min_value=1, max_value=3650, label="Expires after (days)",
+        required=False,
+        min_value=1,
+        max_value=3650,
+        label="Expires after (days)",
         help_text="Leave empty for a token that lasts until you revoke it.",
     )
 

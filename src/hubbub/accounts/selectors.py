@@ -13,7 +13,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from hubbub.accounts.models import ApiToken, Invitation, Role, Team, User
 from hubbub.core import clock
-from hubbub.core.errors import NotFound
+from hubbub.core.errors import Forbidden, NotFound
 from hubbub.core.types import Audience
 
 
@@ -22,12 +22,19 @@ def hash_secret(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def workspace_id_of(user: User) -> int:
+    """The reader's workspace; accounts without one (platform operators) see nothing."""
+    if user.workspace_id is None:
+        raise Forbidden("This account does not belong to a workspace.", code="no_workspace")
+    return user.workspace_id
+
+
 def own_team_ids(user: User) -> frozenset[int]:
     return frozenset(user.teams.values_list("id", flat=True))
 
 
 def visible_teams(*, user: User) -> QuerySet[Team]:
-    teams = Team.objects.filter(workspace_id=user.workspace_id)
+    teams = Team.objects.filter(workspace_id=workspace_id_of(user))
     if not Role(user.role).sees_every_team:
         teams = teams.filter(members=user)
     return teams
@@ -47,7 +54,7 @@ def access_team(*, user: User, team_id: int) -> Team:
 
 def visible_members(*, user: User) -> QuerySet[User]:
     """People the reader may see: the whole workspace, or their own teams' members."""
-    people = User.objects.filter(workspace_id=user.workspace_id).select_related("profile")
+    people = User.objects.filter(workspace_id=workspace_id_of(user)).select_related("profile")
     if not Role(user.role).sees_every_team:
         people = people.filter(Q(teams__in=own_team_ids(user)) | Q(pk=user.pk)).distinct()
     return people.order_by("profile__display_name", "email")
@@ -61,14 +68,13 @@ def access_member(*, user: User, member_id: int) -> User:
 
 
 def audience_for(*, user: User) -> Audience:
-    assert user.workspace_id is not None
     team_ids = None if Role(user.role).sees_every_team else own_team_ids(user)
-    return Audience(workspace_id=user.workspace_id, user_id=user.pk, team_ids=team_ids)
+    return Audience(workspace_id=workspace_id_of(user), user_id=user.pk, team_ids=team_ids)
 
 
 def open_invitations(*, user: User) -> QuerySet[Invitation]:
     return Invitation.objects.filter(
-        workspace_id=user.workspace_id,
+        workspace_id=workspace_id_of(user),
         accepted_at__isnull=True,
         revoked_at__isnull=True,
         expires_at__gt=clock.now(),
@@ -78,9 +84,7 @@ def open_invitations(*, user: User) -> QuerySet[Invitation]:
 def find_invitation(*, token: str) -> Invitation | None:
     """The invitation a link's token belongs to, whatever its state."""
     return (
-        Invitation.objects.select_related("workspace")
-        .filter(token_hash=hash_secret(token))
-        .first()
+        Invitation.objects.select_related("workspace").filter(token_hash=hash_secret(token)).first()
     )
 
 

@@ -26,7 +26,7 @@ from hubbub.core.events import publish
 from hubbub.core.models import Workspace
 
 INVITATION_LIFETIME = dt.timedelta(days=7)
-API_TOKEN_PREFIX = "hbb_"
+API_TOKEN_PREFIX = "hbb_"  # noqa: S105 - a public prefix, not a secret
 MAX_LANGUAGES = 12
 
 
@@ -70,7 +70,9 @@ def create_member(
     """Create a person with their agent profile. The demo and invitations use this."""
     email = _clean_email(email)
     if User.objects.filter(email=email).exists():
-        raise Conflict("Someone with that email address already has an account.", code="email_taken")
+        raise Conflict(
+            "Someone with that email address already has an account.", code="email_taken"
+        )
     user = User(email=email, workspace=workspace, role=role)
     if validate_password:
         _check_password(password, user)
@@ -100,18 +102,19 @@ def invite_member(
     from hubbub.accounts.tasks import send_invitation_email
 
     permissions.check_can_manage_people(actor)
-    assert actor.workspace_id is not None
     email = _clean_email(email)
     if User.objects.filter(email=email).exists():
-        raise Conflict("Someone with that email address already has an account.", code="email_taken")
-    teams = _teams_in_workspace(actor.workspace_id, team_ids)
+        raise Conflict(
+            "Someone with that email address already has an account.", code="email_taken"
+        )
+    teams = _teams_in_workspace(selectors.workspace_id_of(actor), team_ids)
     # A new invitation replaces any open one for the same address.
     Invitation.objects.filter(
-        workspace_id=actor.workspace_id, email=email, accepted_at__isnull=True
+        workspace_id=selectors.workspace_id_of(actor), email=email, accepted_at__isnull=True
     ).update(revoked_at=clock.now())
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
-        workspace_id=actor.workspace_id,
+        workspace_id=selectors.workspace_id_of(actor),
         email=email,
         role=role,
         token_hash=selectors.hash_secret(token),
@@ -132,11 +135,18 @@ def accept_invitation(*, token: str, display_name: str, password: str) -> User:
         raise NotFound("This invitation link is not valid.", code="invitation_invalid")
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.accepted_at is not None:
-        raise Gone("This invitation has already been used. Sign in instead.", code="invitation_used")
+        raise Gone(
+            "This invitation has already been used. Sign in instead.", code="invitation_used"
+        )
     if invitation.revoked_at is not None:
-        raise Gone("This invitation was withdrawn. Ask your admin for a new one.", code="invitation_revoked")
+        raise Gone(
+            "This invitation was withdrawn. Ask your admin for a new one.",
+            code="invitation_revoked",
+        )
     if invitation.expires_at <= clock.now():
-        raise Gone("This invitation has expired. Ask your admin for a new one.", code="invitation_expired")
+        raise Gone(
+            "This invitation has expired. Ask your admin for a new one.", code="invitation_expired"
+        )
     if not display_name.strip():
         raise ValidationFailed("Tell your customers what to call you.", field="display_name")
     user = create_member(
@@ -151,7 +161,8 @@ def accept_invitation(*, token: str, display_name: str, password: str) -> User:
     invitation.save(update_fields=["accepted_at"])
     publish(
         MemberJoined(
-            user_id=user.pk, display_name=user.profile.display_name,
+            user_id=user.pk,
+            display_name=user.profile.display_name,
             invited_by_id=invitation.invited_by_id,
         ),
         workspace_id=invitation.workspace_id,
@@ -163,7 +174,7 @@ def accept_invitation(*, token: str, display_name: str, password: str) -> User:
 def revoke_invitation(*, actor: User, invitation_id: int) -> None:
     permissions.check_can_manage_people(actor)
     updated = Invitation.objects.filter(
-        pk=invitation_id, workspace_id=actor.workspace_id, accepted_at__isnull=True
+        pk=invitation_id, workspace_id=selectors.workspace_id_of(actor), accepted_at__isnull=True
     ).update(revoked_at=clock.now())
     if not updated:
         raise NotFound("No such open invitation.", code="invitation_not_found")
@@ -182,7 +193,9 @@ def change_role(*, actor: User, member_id: int, role: Role) -> User:
 
 
 def _check_not_last_admin(member: User) -> None:
-    admins = User.objects.filter(workspace_id=member.workspace_id, role=Role.ADMIN, is_active=True)
+    admins = User.objects.filter(
+        workspace_id=selectors.workspace_id_of(member), role=Role.ADMIN, is_active=True
+    )
     if not admins.exclude(pk=member.pk).exists():
         raise Conflict("A workspace needs at least one active admin.", code="last_admin")
 
@@ -224,7 +237,9 @@ def update_profile(
         raise ValidationFailed(f"{time_zone!r} is not a known time zone.", field="time_zone")
     if sender_address:
         sender_address = _clean_email(sender_address)
-    cleaned_languages = list(dict.fromkeys(code.strip().lower() for code in languages if code.strip()))
+    cleaned_languages = list(
+        dict.fromkeys(code.strip().lower() for code in languages if code.strip())
+    )
     if len(cleaned_languages) > MAX_LANGUAGES or any(
         not code.replace("-", "").isalpha() or len(code) > 8 for code in cleaned_languages
     ):
@@ -255,7 +270,6 @@ def set_avatar(*, actor: User, data: bytes) -> AgentProfile:
 
 @transaction.atomic
 def set_status(*, actor: User, status: Status) -> AgentProfile:
-    assert actor.workspace_id is not None
     profile = AgentProfile.objects.select_for_update().get(user=actor)
     if profile.status == status:
         return profile
@@ -264,7 +278,7 @@ def set_status(*, actor: User, status: Status) -> AgentProfile:
     profile.save(update_fields=["status", "status_changed_at"])
     publish(
         AgentStatusChanged(user_id=actor.pk, display_name=profile.display_name, status=status),
-        workspace_id=actor.workspace_id,
+        workspace_id=selectors.workspace_id_of(actor),
     )
     return profile
 
@@ -275,20 +289,27 @@ def save_team(
 ) -> Team:
     """Create a team (team_id None) or rename and describe an existing one."""
     permissions.check_can_manage_teams(actor)
-    assert actor.workspace_id is not None
     name = name.strip()
     if not name or len(name) > 80:
         raise ValidationFailed("A team needs a name of up to 80 characters.", field="name")
-    team = Team(workspace_id=actor.workspace_id) if team_id is None else (
-        selectors.access_team(user=actor, team_id=team_id)
+    team = (
+        Team(workspace_id=selectors.workspace_id_of(actor))
+        if team_id is None
+        else (selectors.access_team(user=actor, team_id=team_id))
     )
     team.name, team.kind, team.description = name, kind, description.strip()[:240]
     try:
         with transaction.atomic():
             team.save()
     except IntegrityError as error:
-        raise Conflict(f"There is already a team called {name!r}.", code="team_exists", field="name") from error
-    publish(TeamChanged(team_id=team.pk, name=team.name), workspace_id=actor.workspace_id, team_id=team.pk)
+        raise Conflict(
+            f"There is already a team called {name!r}.", code="team_exists", field="name"
+        ) from error
+    publish(
+        TeamChanged(team_id=team.pk, name=team.name),
+        workspace_id=selectors.workspace_id_of(actor),
+        team_id=team.pk,
+    )
     return team
 
 
@@ -297,11 +318,17 @@ def set_team_members(*, actor: User, team_id: int, member_ids: Iterable[int]) ->
     permissions.check_can_manage_teams(actor)
     team = selectors.access_team(user=actor, team_id=team_id)
     wanted = set(member_ids)
-    members = list(User.objects.filter(workspace_id=actor.workspace_id, pk__in=wanted))
+    members = list(
+        User.objects.filter(workspace_id=selectors.workspace_id_of(actor), pk__in=wanted)
+    )
     if len(members) != len(wanted):
         raise NotFound("One of those people does not exist.", code="member_not_found")
     team.members.set(members)
-    publish(TeamChanged(team_id=team.pk, name=team.name), workspace_id=team.workspace_id, team_id=team.pk)
+    publish(
+        TeamChanged(team_id=team.pk, name=team.name),
+        workspace_id=team.workspace_id,
+        team_id=team.pk,
+    )
     return team
 
 
@@ -319,7 +346,9 @@ def create_api_token(
     """Make a personal API token. The plaintext is returned once and never stored."""
     name = name.strip()
     if not name or len(name) > 80:
-        raise ValidationFailed("Name the token (up to 80 characters) so you can recognise it.", field="name")
+        raise ValidationFailed(
+            "Name the token (up to 80 characters) so you can recognise it.", field="name"
+        )
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
         raise ValidationFailed("Expiry must be between 1 and 3650 days.", field="expires_in_days")
     raw = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -347,4 +376,3 @@ def record_api_token_use(*, token: ApiToken) -> None:
     now = clock.now()
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-

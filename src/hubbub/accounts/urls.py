@@ -11,7 +11,8 @@ auth_urlpatterns = [
     path(
         "login/",
         auth_views.LoginView.as_view(
-            template_name="accounts/login.html", authentication_form=LoginForm,
+            template_name="accounts/login.html",
+            authentication_form=LoginForm,
             redirect_authenticated_user=True,
         ),
         name="login",
@@ -54,8 +55,11 @@ urlpatterns = [
     path("settings/status/", views.change_status, name="change_status"),
     path("settings/people/", views.people, name="people"),
     path("settings/people/invite/", views.invite, name="invite"),
-    path("settings/people/invitations/<int:invitation_id>/revoke/", views.revoke_invitation,
-         name="revoke_invitation"),
+    path(
+        "settings/people/invitations/<int:invitation_id>/revoke/",
+        views.revoke_invitation,
+        name="revoke_invitation",
+    ),
     path("settings/people/<int:member_id>/role/", views.change_role, name="change_role"),
     path("settings/people/<int:member_id>/active/", views.set_active, name="set_active"),
     path("settings/teams/", views.teams, name="teams"),

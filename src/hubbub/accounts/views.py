@@ -44,8 +44,15 @@ def member_required(view: View) -> View:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if getattr(request.user, "workspace_id", None) is None:
-            return render(request, "web/error.html", {"title": "No workspace",
-                          "message": "Your account does not belong to a workspace."}, status=403)
+            return render(
+                request,
+                "web/error.html",
+                {
+                    "title": "No workspace",
+                    "message": "Your account does not belong to a workspace.",
+                },
+                status=403,
+            )
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -76,8 +83,12 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
             )
         except HubbubError as error:
             if error.status in {404, 410}:
-                return render(request, "accounts/invitation_invalid.html",
-                              {"message": error.message}, status=error.status)
+                return render(
+                    request,
+                    "accounts/invitation_invalid.html",
+                    {"message": error.message},
+                    status=error.status,
+                )
             _form_error(form, error)
         else:
             login(request, user, backend="hubbub.accounts.backends.AccountBackend")
@@ -85,9 +96,12 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("web:inbox")
     problem = _invitation_problem(invitation)
     if problem:
-        return render(request, "accounts/invitation_invalid.html", {"message": problem[1]},
-                      status=problem[0])
-    return render(request, "accounts/accept_invitation.html", {"form": form, "invitation": invitation})
+        return render(
+            request, "accounts/invitation_invalid.html", {"message": problem[1]}, status=problem[0]
+        )
+    return render(
+        request, "accounts/accept_invitation.html", {"form": form, "invitation": invitation}
+    )
 
 
 def _invitation_problem(invitation: Any) -> tuple[int, str] | None:
@@ -113,8 +127,10 @@ def profile(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     current = user.profile
     initial = {
-        "display_name": current.display_name, "signature": current.signature,
-        "sender_address": current.sender_address, "time_zone": current.time_zone,
+        "display_name": current.display_name,
+        "signature": current.signature,
+        "sender_address": current.sender_address,
+        "time_zone": current.time_zone,
         "languages": ", ".join(current.languages),
     }
     form = ProfileForm(request.POST or None, initial=initial)
@@ -133,8 +149,11 @@ def profile(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Profile saved.")
             return redirect("accounts:profile")
-    return render(request, "accounts/profile.html",
-                  {"form": form, "avatar_form": AvatarForm(), "section": "profile"})
+    return render(
+        request,
+        "accounts/profile.html",
+        {"form": form, "avatar_form": AvatarForm(), "section": "profile"},
+    )
 
 
 @member_required
@@ -178,8 +197,11 @@ def people(request: HttpRequest) -> HttpResponse:
     context = {
         "section": "people",
         "members": selectors.visible_members(user=user).prefetch_related("teams"),
-        "invitations": selectors.open_invitations(user=user) if permissions.can_manage_people(user) else [],
+        "invitations": selectors.open_invitations(user=user)
+        if permissions.can_manage_people(user)
+        else [],
         "can_manage": permissions.can_manage_people(user),
+        "sees_everyone": Role(user.role).sees_every_team,
         "roles": Role.choices,
     }
     if request.htmx:  # type: ignore[attr-defined]
@@ -192,8 +214,12 @@ def people(request: HttpRequest) -> HttpResponse:
 def invite(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not permissions.can_manage_people(user):
-        return render(request, "web/error.html", {"title": "Admins only",
-                      "message": "Only admins can invite people."}, status=403)
+        return render(
+            request,
+            "web/error.html",
+            {"title": "Admins only", "message": "Only admins can invite people."},
+            status=403,
+        )
     assert user.workspace_id is not None
     form = InviteForm(request.POST or None, workspace_id=user.workspace_id)
     if request.method == "POST" and form.is_valid():
@@ -215,8 +241,11 @@ def invite(request: HttpRequest) -> HttpResponse:
 @member_required
 @require_POST
 def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
-    _run(request, lambda: services.revoke_invitation(actor=_user(request), invitation_id=invitation_id),
-         "Invitation withdrawn.")
+    _run(
+        request,
+        lambda: services.revoke_invitation(actor=_user(request), invitation_id=invitation_id),
+        "Invitation withdrawn.",
+    )
     return redirect("accounts:people")
 
 
@@ -225,9 +254,13 @@ def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
 def change_role(request: HttpRequest, member_id: int) -> HttpResponse:
     form = RoleForm(request.POST)
     if form.is_valid():
-        _run(request, lambda: services.change_role(
-            actor=_user(request), member_id=member_id, role=Role(form.cleaned_data["role"])),
-            "Role changed.")
+        _run(
+            request,
+            lambda: services.change_role(
+                actor=_user(request), member_id=member_id, role=Role(form.cleaned_data["role"])
+            ),
+            "Role changed.",
+        )
     return redirect("accounts:people")
 
 
@@ -235,9 +268,13 @@ def change_role(request: HttpRequest, member_id: int) -> HttpResponse:
 @require_POST
 def set_active(request: HttpRequest, member_id: int) -> HttpResponse:
     active = request.POST.get("active") == "1"
-    _run(request, lambda: services.set_member_active(
-        actor=_user(request), member_id=member_id, active=active),
-        "Reactivated." if active else "Deactivated: they can no longer sign in.")
+    _run(
+        request,
+        lambda: services.set_member_active(
+            actor=_user(request), member_id=member_id, active=active
+        ),
+        "Reactivated." if active else "Deactivated: they can no longer sign in.",
+    )
     return redirect("accounts:people")
 
 
@@ -267,11 +304,16 @@ def teams(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"{team.name} created.")
             return redirect("accounts:team", team_id=team.pk)
-    return render(request, "accounts/teams.html", {
-        "section": "teams", "form": form,
-        "teams": selectors.teams_with_members(user=user),
-        "can_manage": permissions.can_manage_teams(user),
-    })
+    return render(
+        request,
+        "accounts/teams.html",
+        {
+            "section": "teams",
+            "form": form,
+            "teams": selectors.teams_with_members(user=user),
+            "can_manage": permissions.can_manage_teams(user),
+        },
+    )
 
 
 @member_required
@@ -280,24 +322,36 @@ def team(request: HttpRequest, team_id: int) -> HttpResponse:
     user = _user(request)
     team = selectors.access_team(user=user, team_id=team_id)
     assert user.workspace_id is not None
-    details = TeamForm(request.POST if "save_details" in request.POST else None,
-                       initial={"name": team.name, "kind": team.kind, "description": team.description})
-    members = TeamMembersForm(request.POST if "save_members" in request.POST else None,
-                              workspace_id=user.workspace_id,
-                              initial={"members": list(team.members.all())})
+    details = TeamForm(
+        request.POST if "save_details" in request.POST else None,
+        initial={"name": team.name, "kind": team.kind, "description": team.description},
+    )
+    members = TeamMembersForm(
+        request.POST if "save_members" in request.POST else None,
+        workspace_id=user.workspace_id,
+        initial={"members": list(team.members.all())},
+    )
     if request.method == "POST":
         saved = _save_team(request, user, team.pk, details, members)
         if saved:
             return redirect("accounts:team", team_id=team.pk)
-    return render(request, "accounts/team.html", {
-        "section": "teams", "team": team, "details": details, "members_form": members,
-        "members": team.members.select_related("profile").order_by("profile__display_name"),
-        "can_manage": permissions.can_manage_teams(user),
-    })
+    return render(
+        request,
+        "accounts/team.html",
+        {
+            "section": "teams",
+            "team": team,
+            "details": details,
+            "members_form": members,
+            "members": team.members.select_related("profile").order_by("profile__display_name"),
+            "can_manage": permissions.can_manage_teams(user),
+        },
+    )
 
 
-def _save_team(request: HttpRequest, user: User, team_id: int,
-               details: TeamForm, members: TeamMembersForm) -> bool:
+def _save_team(
+    request: HttpRequest, user: User, team_id: int, details: TeamForm, members: TeamMembersForm
+) -> bool:
     form: forms.Form = details if details.is_bound else members
     if not form.is_valid():
         return False
@@ -305,8 +359,11 @@ def _save_team(request: HttpRequest, user: User, team_id: int,
         if form is details:
             services.save_team(actor=user, team_id=team_id, **details.cleaned_data)
         else:
-            services.set_team_members(actor=user, team_id=team_id,
-                                      member_ids=[m.pk for m in members.cleaned_data["members"]])
+            services.set_team_members(
+                actor=user,
+                team_id=team_id,
+                member_ids=[m.pk for m in members.cleaned_data["members"]],
+            )
     except HubbubError as error:
         _form_error(form, error)
         return False
@@ -317,7 +374,11 @@ def _save_team(request: HttpRequest, user: User, team_id: int,
 @member_required
 @require_POST
 def delete_team(request: HttpRequest, team_id: int) -> HttpResponse:
-    if _run(request, lambda: services.delete_team(actor=_user(request), team_id=team_id), "Team deleted."):
+    if _run(
+        request,
+        lambda: services.delete_team(actor=_user(request), team_id=team_id),
+        "Team deleted.",
+    ):
         return redirect("accounts:teams")
     return redirect("accounts:team", team_id=team_id)
 
@@ -338,15 +399,24 @@ def tokens(request: HttpRequest) -> HttpResponse:
             _form_error(form, error)
         else:
             form = ApiTokenForm()
-    return render(request, "accounts/tokens.html", {
-        "section": "tokens", "form": form, "new_token": new_token,
-        "tokens": selectors.api_tokens_for(user=user),
-    })
+    return render(
+        request,
+        "accounts/tokens.html",
+        {
+            "section": "tokens",
+            "form": form,
+            "new_token": new_token,
+            "tokens": selectors.api_tokens_for(user=user),
+        },
+    )
 
 
 @member_required
 @require_POST
 def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
-    _run(request, lambda: services.revoke_api_token(actor=_user(request), token_id=token_id),
-         "Token revoked: it stops working at once.")
+    _run(
+        request,
+        lambda: services.revoke_api_token(actor=_user(request), token_id=token_id),
+        "Token revoked: it stops working at once.",
+    )
     return redirect("accounts:tokens")

@@ -38,7 +38,7 @@ api = NinjaAPI(
     description=(
         "The REST API of Hubbub. Authenticate with a personal token "
         "(`Authorization: Bearer hbb_…`, made in Settings → API tokens) or the "
-        "browser session. Errors are `{\"error\": {\"code\", \"message\"}}`."
+        'browser session. Errors are `{"error": {"code", "message"}}`.'
     ),
     auth=api_auth,
     docs=HubbubDocs(),
@@ -48,8 +48,9 @@ api = NinjaAPI(
 api.add_router("/", accounts_router)
 
 
-def error_response(request: HttpRequest, status: int, code: str, message: str,
-                   **extra: object) -> HttpResponse:
+def error_response(
+    request: HttpRequest, status: int, code: str, message: str, **extra: object
+) -> HttpResponse:
     return api.create_response(
         request, {"error": {"code": code, "message": message, **extra}}, status=status
     )
@@ -63,14 +64,23 @@ def on_domain_error(request: HttpRequest, error: HubbubError) -> HttpResponse:
 
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, error: ValidationError) -> HttpResponse:
-    return error_response(request, 422, "validation_failed", "The request body or parameters are invalid.",
-                          details=error.errors)
+    return error_response(
+        request,
+        422,
+        "validation_failed",
+        "The request body or parameters are invalid.",
+        details=error.errors,
+    )
 
 
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
-    return error_response(request, 401, "not_authenticated",
-                          "Send a valid API token (Authorization: Bearer …) or sign in.")
+    return error_response(
+        request,
+        401,
+        "not_authenticated",
+        "Send a valid API token (Authorization: Bearer …) or sign in.",
+    )
 
 
 @api.exception_handler(Http404)

@@ -13,7 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
     from hubbub.cli import bench_web
 
-    bench_web.add_arguments(sub.add_parser("web", help="pages and API under load, SQLite and PostgreSQL"))
+    bench_web.add_arguments(
+        sub.add_parser("web", help="pages and API under load, SQLite and PostgreSQL")
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -59,12 +59,17 @@ class Result:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES,
-                        help="scratch database; it is dropped and created again")
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES,
+        help="scratch database; it is dropped and created again",
+    )
     parser.add_argument("--clients", default="1,10,50", help="comma-separated concurrency levels")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per level")
     parser.add_argument("--workers", type=int, default=2, help="server processes")
-    parser.add_argument("--json", action="store_true", help="end with one JSON object of the figures")
+    parser.add_argument(
+        "--json", action="store_true", help="end with one JSON object of the figures"
+    )
 
 
 def _free_port() -> int:
@@ -97,13 +102,20 @@ def _reset_postgres(url: str) -> None:
     name = url.rsplit("/", 1)[1]
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def _hubbub(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hubbub.cli.main", *args], env=env,
-                          check=True, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "hubbub.cli.main", *args],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
 
 
 def _rss_mb(pid: int) -> float:
@@ -122,7 +134,9 @@ def _rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
-async def _drive(url: str, headers: dict[str, str], clients: int, seconds: float) -> tuple[list[float], int]:
+async def _drive(
+    url: str, headers: dict[str, str], clients: int, seconds: float
+) -> tuple[list[float], int]:
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -154,7 +168,9 @@ def _percentile(values: list[float], pct: float) -> float:
     return round(ordered[index], 2)
 
 
-def _bench_database(db: str, args: argparse.Namespace, levels: list[int]) -> tuple[list[Result], float]:
+def _bench_database(
+    db: str, args: argparse.Namespace, levels: list[int]
+) -> tuple[list[Result], float]:
     with tempfile.TemporaryDirectory(prefix="hubbub-bench-") as scratch:
         data_dir = Path(scratch)
         if db == "postgres":
@@ -164,11 +180,24 @@ def _bench_database(db: str, args: argparse.Namespace, levels: list[int]) -> tup
             database_url = f"sqlite:///{data_dir / 'bench.sqlite3'}"
         env = _environment(data_dir, database_url)
         _hubbub("manage", "migrate", "--verbosity", "0", env=env)
-        credentials = json.loads(_hubbub("manage", "shell", "-c", SETUP_SCRIPT, env=env).stdout.strip().splitlines()[-1])
+        credentials = json.loads(
+            _hubbub("manage", "shell", "-c", SETUP_SCRIPT, env=env).stdout.strip().splitlines()[-1]
+        )
         port = _free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "hubbub.cli.main", "serve", "--port", str(port),
-             "--workers", str(args.workers), "--no-with-worker", "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "hubbub.cli.main",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--no-with-worker",
+                "--log-level",
+                "warning",
+            ],
             env=env,
         )
         try:
@@ -177,18 +206,32 @@ def _bench_database(db: str, args: argparse.Namespace, levels: list[int]) -> tup
             _wait_ready(base + "/login/", common)
             endpoints = {
                 "inbox": ("/inbox/", {**common, "Cookie": f"sessionid={credentials['session']}"}),
-                "api_me": ("/api/v1/me", {**common, "Authorization": f"Bearer {credentials['token']}"}),
+                "api_me": (
+                    "/api/v1/me",
+                    {**common, "Authorization": f"Bearer {credentials['token']}"},
+                ),
             }
             results = []
             for name, (path, headers) in endpoints.items():
                 for clients in levels:
-                    latencies, errors = asyncio.run(_drive(base + path, headers, clients, args.seconds))
-                    results.append(Result(
-                        db=db, endpoint=name, clients=clients, requests=len(latencies), errors=errors,
-                        requests_per_s=round(len(latencies) / args.seconds, 1),
-                        p50_ms=round(statistics.median(latencies), 2) if latencies else float("nan"),
-                        p95_ms=_percentile(latencies, 95), p99_ms=_percentile(latencies, 99),
-                    ))
+                    latencies, errors = asyncio.run(
+                        _drive(base + path, headers, clients, args.seconds)
+                    )
+                    results.append(
+                        Result(
+                            db=db,
+                            endpoint=name,
+                            clients=clients,
+                            requests=len(latencies),
+                            errors=errors,
+                            requests_per_s=round(len(latencies) / args.seconds, 1),
+                            p50_ms=round(statistics.median(latencies), 2)
+                            if latencies
+                            else float("nan"),
+                            p95_ms=_percentile(latencies, 95),
+                            p99_ms=_percentile(latencies, 99),
+                        )
+                    )
                     _print_row(results[-1])
             rss = _rss_mb(server.pid)
         finally:
@@ -210,10 +253,12 @@ def _wait_ready(url: str, headers: dict[str, str]) -> None:
 
 
 def _print_row(result: Result) -> None:
-    print(f"{result.db:<9} {result.endpoint:<7} {result.clients:>4} clients  "
-          f"{result.requests_per_s:>8.1f} req/s  p50 {result.p50_ms:>7.2f} ms  "
-          f"p95 {result.p95_ms:>7.2f} ms  p99 {result.p99_ms:>7.2f} ms  errors {result.errors}",
-          flush=True)
+    print(
+        f"{result.db:<9} {result.endpoint:<7} {result.clients:>4} clients  "
+        f"{result.requests_per_s:>8.1f} req/s  p50 {result.p50_ms:>7.2f} ms  "
+        f"p95 {result.p95_ms:>7.2f} ms  p99 {result.p99_ms:>7.2f} ms  errors {result.errors}",
+        flush=True,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -223,8 +268,10 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         print(f"unknown --db value(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
-    print(f"hubbub bench web: {args.workers} server process(es), production settings, "
-          f"{args.seconds:g} s per level on {os.cpu_count()} CPU(s). Aim: p95 < 50 ms at 10 clients.")
+    print(
+        f"hubbub bench web: {args.workers} server process(es), production settings, "
+        f"{args.seconds:g} s per level on {os.cpu_count()} CPU(s). Aim: p95 < 50 ms at 10 clients."
+    )
     all_results: list[Result] = []
     memory: dict[str, float] = {}
     for db in databases:
@@ -232,6 +279,14 @@ def run(args: argparse.Namespace) -> int:
         all_results += results
         memory[f"{db}_server_rss_mb"] = rss
     if args.json:
-        print(json.dumps({"server_workers": args.workers, "seconds_per_level": args.seconds, **memory,
-                          "results": [asdict(r) for r in all_results]}))
+        print(
+            json.dumps(
+                {
+                    "server_workers": args.workers,
+                    "seconds_per_level": args.seconds,
+                    **memory,
+                    "results": [asdict(r) for r in all_results],
+                }
+            )
+        )
     return 0 if all(r.errors == 0 for r in all_results) else 1

@@ -24,8 +24,12 @@ def check_settings() -> Finding:
         from hubbub.cli.main import setup_django
 
         setup_django()
-    except Exception as error:  # noqa: BLE001 - any failure here is the finding itself
-        return Finding(False, f"configuration: {error}", "Fix the environment variable named above (see README, Configuration).")
+    except Exception as error:
+        return Finding(
+            False,
+            f"configuration: {error}",
+            "Fix the environment variable named above (see README, Configuration).",
+        )
     from django.conf import settings
 
     mode = "production" if settings.PRODUCTION else "embedded (development)"
@@ -39,8 +43,11 @@ def check_data_dir() -> Finding:
         with tempfile.NamedTemporaryFile(dir=settings.DATA_DIR):
             pass
     except OSError as error:
-        return Finding(False, f"data directory {settings.DATA_DIR} is not writable ({error})",
-                       "Set HUBBUB_DATA_DIR to a directory this user can write.")
+        return Finding(
+            False,
+            f"data directory {settings.DATA_DIR} is not writable ({error})",
+            "Set HUBBUB_DATA_DIR to a directory this user can write.",
+        )
     return Finding(True, f"data directory {settings.DATA_DIR} is writable")
 
 
@@ -50,9 +57,12 @@ def check_database() -> Finding:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except Exception as error:  # noqa: BLE001
-        return Finding(False, f"database unreachable: {error}",
-                       "Check HUBBUB_DATABASE_URL, that the server runs, and the credentials.")
+    except Exception as error:
+        return Finding(
+            False,
+            f"database unreachable: {error}",
+            "Check HUBBUB_DATABASE_URL, that the server runs, and the credentials.",
+        )
     return Finding(True, f"database reachable ({connection.vendor})")
 
 
@@ -68,11 +78,14 @@ def pending_migrations() -> list[str]:
 def check_migrations() -> Finding:
     try:
         pending = pending_migrations()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return Finding(False, f"cannot read migration state: {error}", "Fix the database first.")
     if pending:
-        return Finding(False, f"{len(pending)} migration(s) not applied (first: {pending[0]})",
-                       "Run: hubbub manage migrate")
+        return Finding(
+            False,
+            f"{len(pending)} migration(s) not applied (first: {pending[0]})",
+            "Run: hubbub manage migrate",
+        )
     return Finding(True, "all migrations applied")
 
 
@@ -86,8 +99,11 @@ def check_redis() -> Finding:
     try:
         redis.Redis.from_url(settings.HUBBUB_REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError as error:
-        return Finding(False, f"Redis at HUBBUB_REDIS_URL unreachable: {error}",
-                       "Start Redis or correct HUBBUB_REDIS_URL (or unset it to run embedded).")
+        return Finding(
+            False,
+            f"Redis at HUBBUB_REDIS_URL unreachable: {error}",
+            "Start Redis or correct HUBBUB_REDIS_URL (or unset it to run embedded).",
+        )
     return Finding(True, "Redis reachable")
 
 
@@ -96,13 +112,22 @@ def check_deploy() -> Finding:
     from django.core import checks
 
     tags = ["security"] if settings.PRODUCTION else []
-    problems = [m for m in checks.run_checks(include_deployment_checks=settings.PRODUCTION, tags=tags or None)
-                if m.level >= checks.WARNING]
+    problems = [
+        m
+        for m in checks.run_checks(include_deployment_checks=settings.PRODUCTION, tags=tags or None)
+        if m.level >= checks.WARNING
+    ]
     if problems:
         first = problems[0]
-        return Finding(False, f"{len(problems)} system check problem(s); first: {first.id}: {first.msg}",
-                       first.hint or "Run: hubbub manage check --deploy")
-    return Finding(True, "Django system checks pass" + (" (with deployment checks)" if settings.PRODUCTION else ""))
+        return Finding(
+            False,
+            f"{len(problems)} system check problem(s); first: {first.id}: {first.msg}",
+            first.hint or "Run: hubbub manage check --deploy",
+        )
+    return Finding(
+        True,
+        "Django system checks pass" + (" (with deployment checks)" if settings.PRODUCTION else ""),
+    )
 
 
 def check_email() -> Finding:
@@ -110,14 +135,24 @@ def check_email() -> Finding:
 
     if settings.EMAIL_BACKEND.endswith("console.EmailBackend"):
         if settings.PRODUCTION:
-            return Finding(False, "email goes to the console, so invitations and password resets never arrive",
-                           "Set HUBBUB_EMAIL_URL=smtp://user:password@host:587?starttls=1")
-        return Finding(True, "email is printed to the console (set HUBBUB_EMAIL_URL to send for real)")
+            return Finding(
+                False,
+                "email goes to the console, so invitations and password resets never arrive",
+                "Set HUBBUB_EMAIL_URL=smtp://user:password@host:587?starttls=1",
+            )
+        return Finding(
+            True, "email is printed to the console (set HUBBUB_EMAIL_URL to send for real)"
+        )
     return Finding(True, f"email goes through {settings.EMAIL_HOST}:{settings.EMAIL_PORT}")
 
 
 CHECKS: list[Callable[[], Finding]] = [
-    check_data_dir, check_database, check_migrations, check_redis, check_email, check_deploy,
+    check_data_dir,
+    check_database,
+    check_migrations,
+    check_redis,
+    check_email,
+    check_deploy,
 ]
 
 
@@ -128,8 +163,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        print(json.dumps({"ok": all(f.ok for f in findings),
-                          "findings": [{"ok": f.ok, "what": f.what, "fix": f.fix} for f in findings]}))
+        print(
+            json.dumps(
+                {
+                    "ok": all(f.ok for f in findings),
+                    "findings": [{"ok": f.ok, "what": f.what, "fix": f.fix} for f in findings],
+                }
+            )
+        )
     else:
         for finding in findings:
             print(f"{'ok  ' if finding.ok else 'FAIL'}  {finding.what}")

@@ -14,10 +14,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("HUBBUB_PORT", "8000")))
     parser.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     parser.add_argument(
-        "--with-worker", action=argparse.BooleanOptionalAction, default=None,
+        "--with-worker",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="also run a background-job worker (default: yes when embedded, no in production)",
     )
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
 
 
 def start_worker_process() -> subprocess.Popen[bytes]:
@@ -38,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
     pending = pending_migrations()
     if pending:
         if settings.PRODUCTION:
-            print(f"{len(pending)} migration(s) not applied. Run: hubbub manage migrate", file=sys.stderr)
+            print(
+                f"{len(pending)} migration(s) not applied. Run: hubbub manage migrate",
+                file=sys.stderr,
+            )
             return 1
         from django.core.management import call_command
 

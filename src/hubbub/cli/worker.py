@@ -11,7 +11,9 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls when idle")
+    parser.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between polls when idle"
+    )
     parser.add_argument("--batch", action="store_true", help="run the queued jobs, then exit")
     parser.add_argument("--max-tasks", type=int, default=None, help="exit after this many jobs")
 
@@ -22,7 +24,13 @@ def run(args: argparse.Namespace) -> int:
     setup_django()
     from django.core.management import call_command
 
-    options: list[str] = ["--queue-name", "*", "--interval", str(args.interval), "--no-startup-delay"]
+    options: list[str] = [
+        "--queue-name",
+        "*",
+        "--interval",
+        str(args.interval),
+        "--no-startup-delay",
+    ]
     if args.batch:
         options.append("--batch")
     if args.max_tasks is not None:

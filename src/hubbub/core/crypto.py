@@ -36,7 +36,9 @@ def decrypt(token: str) -> str:
     try:
         return _current().decrypt(token.encode()).decode()
     except InvalidToken as error:
-        raise DecryptionError("stored secret cannot be decrypted with the configured keys") from error
+        raise DecryptionError(
+            "stored secret cannot be decrypted with the configured keys"
+        ) from error
 
 
 def rotate(token: str) -> str:
@@ -44,4 +46,6 @@ def rotate(token: str) -> str:
     try:
         return _current().rotate(token.encode()).decode()
     except InvalidToken as error:
-        raise DecryptionError("stored secret cannot be decrypted with the configured keys") from error
+        raise DecryptionError(
+            "stored secret cannot be decrypted with the configured keys"
+        ) from error

@@ -34,7 +34,9 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         policy = getattr(response, "csp", None) or DEFAULT_POLICY
         response.headers.setdefault("Content-Security-Policy", policy)
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
+        )
         return response
 
 

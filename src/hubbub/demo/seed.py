@@ -17,11 +17,29 @@ from hubbub.accounts.models import AgentProfile, Role, Status, Team, TeamKind, U
 from hubbub.core.models import Workspace
 
 DEMO_SLUG = "brightwave"
-DEMO_PASSWORD = "brightwave-demo-2026"
+DEMO_PASSWORD = "brightwave-demo-2026"  # noqa: S105 - printed for the demo on purpose
 DOMAIN = "brightwave.example"
 
-FIRST = ["Maya", "Jonas", "Priya", "Tomás", "Aiko", "Leon", "Nadia", "Owen", "Sofia", "Kwame",
-         "Elif", "Ravi", "Ines", "Mateo", "Hana", "Lars", "Zara", "Amir"]
+FIRST = [
+    "Maya",
+    "Jonas",
+    "Priya",
+    "Tomás",
+    "Aiko",
+    "Leon",
+    "Nadia",
+    "Owen",
+    "Sofia",
+    "Kwame",
+    "Elif",
+    "Ravi",
+    "Ines",
+    "Mateo",
+    "Hana",
+    "Lars",
+    "Zara",
+    "Amir",
+]
 LAST_START = ["Ber", "Cal", "Dor", "Fen", "Hal", "Kes", "Lin", "Mor", "Nor", "Sal", "Tor", "Vel"]
 LAST_END = ["ding", "ström", "ani", "ova", "ley", "ez", "sen", "aki", "mond", "ari", "well"]
 
@@ -68,8 +86,10 @@ def seed_demo(*, seed: int = 7) -> list[DemoLogin]:
 
 
 def _create_people(workspace: Workspace, rng: random.Random) -> None:
-    teams = {name: Team.objects.create(workspace=workspace, name=name, kind=kind, description=text)
-             for name, kind, text in TEAMS}
+    teams = {
+        name: Team.objects.create(workspace=workspace, name=name, kind=kind, description=text)
+        for name, kind, text in TEAMS
+    }
     care, nights = teams["Social Care"], teams["Social Care – Nights"]
     used: set[str] = set()
     plan: list[tuple[str, Role, list[Team], str]] = [
@@ -90,14 +110,20 @@ def _create_people(workspace: Workspace, rng: random.Random) -> None:
     statuses = [Status.ONLINE, Status.ONLINE, Status.AWAY, Status.OFFLINE]
     for email, role, member_of, name in plan:
         user = accounts.create_member(
-            workspace=workspace, email=email, password=DEMO_PASSWORD, display_name=name,
-            role=role, teams=member_of,
+            workspace=workspace,
+            email=email,
+            password=DEMO_PASSWORD,
+            display_name=name,
+            role=role,
+            teams=member_of,
         )
         first = name.split()[0]
         AgentProfile.objects.filter(user=user).update(
             signature=f"{first} · Brightwave Care" if role in {Role.AGENT, Role.LEAD} else "",
             sender_address=f"{first.lower()}@care.{DOMAIN}" if role != Role.READONLY else "",
-            time_zone=rng.choice(["Europe/London", "Europe/Berlin", "Europe/Lisbon", "America/Toronto"]),
+            time_zone=rng.choice(
+                ["Europe/London", "Europe/Berlin", "Europe/Lisbon", "America/Toronto"]
+            ),
             languages=rng.choice([["en"], ["en", "fr"], ["en", "de"], ["en", "es"], ["en", "pt"]]),
             status=rng.choice(statuses),
         )
@@ -108,7 +134,11 @@ def demo_logins(workspace: Workspace) -> list[DemoLogin]:
     users = User.objects.filter(workspace=workspace, email__in=[f"{w}@{DOMAIN}" for w in wanted])
     by_email = {user.email: user for user in users.select_related("profile")}
     return [
-        DemoLogin(email=email, role=by_email[email].get_role_display(), name=by_email[email].profile.display_name)
+        DemoLogin(
+            email=email,
+            role=by_email[email].get_role_display(),
+            name=by_email[email].profile.display_name,
+        )
         for email in (f"{w}@{DOMAIN}" for w in wanted)
         if email in by_email
     ]

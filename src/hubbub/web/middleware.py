@@ -24,6 +24,9 @@ class DomainErrorMiddleware:
         return render(
             request,
             "web/error.html",
-            {"title": titles.get(exception.status, "Something is wrong"), "message": exception.message},
+            {
+                "title": titles.get(exception.status, "Something is wrong"),
+                "message": exception.message,
+            },
             status=exception.status,
         )

@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 from hubbub.accounts import selectors as accounts_selectors
 from hubbub.accounts.models import User
@@ -38,7 +39,7 @@ def _resume_point(request: HttpRequest) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-async def stream(request: HttpRequest) -> HttpResponse:
+async def stream(request: HttpRequest) -> HttpResponseBase:
     user = await request.auser()
     if not isinstance(user, User) or user.workspace_id is None:
         return JsonResponse(
@@ -65,8 +66,11 @@ async def _events(audience: Audience, after: int) -> AsyncIterator[str]:
         while True:
             waiter.clear()  # before reading, so a commit during the read still wakes us
             floor = after if not sent else max(after, newest - LOOKBACK_IDS)
-            events = [e for e in await fetch(audience=audience, after_id=floor, limit=BATCH)
-                      if e.id not in sent]
+            events = [
+                e
+                for e in await fetch(audience=audience, after_id=floor, limit=BATCH)
+                if e.id not in sent
+            ]
             for event in events:
                 sent.append(event.id)
                 newest = max(newest, event.id)

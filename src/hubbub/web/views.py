@@ -92,10 +92,18 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return _error(request, 500, "Something broke",
-                  "Hubbub hit an error. It has been logged; please try again.")
+    return _error(
+        request,
+        500,
+        "Something broke",
+        "Hubbub hit an error. It has been logged; please try again.",
+    )
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    return _error(request, 403, "Form expired",
-                  "The form was open too long or cookies are blocked. Reload the page and try again.")
+    return _error(
+        request,
+        403,
+        "Form expired",
+        "The form was open too long or cookies are blocked. Reload the page and try again.",
+    )

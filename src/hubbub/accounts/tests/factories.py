@@ -58,7 +58,8 @@ class UserFactory(factory.django.DjangoModelFactory):
         if create:
             self.save()
             AgentProfile.objects.create(
-                user=self, display_name=kwargs.get("display_name") or self.email.split("@")[0].title()
+                user=self,
+                display_name=kwargs.get("display_name") or self.email.split("@")[0].title(),
             )
 
     @factory.post_generation
@@ -93,17 +94,26 @@ def make_cast() -> Cast:
     elsewhere_team = TeamFactory(workspace=elsewhere, name="Elsewhere Care")
 
     def person(name: str, role: Role, teams: list[Team], workspace: Workspace = brightwave) -> User:
-        return UserFactory(email=f"{name.lower()}@{workspace.slug}.test", workspace=workspace,
-                           role=role, teams=teams, profile__display_name=name)
+        return UserFactory(
+            email=f"{name.lower()}@{workspace.slug}.test",
+            workspace=workspace,
+            role=role,
+            teams=teams,
+            profile__display_name=name,
+        )
 
     return Cast(
-        brightwave=brightwave, care=care, nights=nights, billing=billing,
+        brightwave=brightwave,
+        care=care,
+        nights=nights,
+        billing=billing,
         ada=person("Ada", Role.ADMIN, [care]),
         lee=person("Lee", Role.LEAD, [care, nights]),
         cara=person("Cara", Role.AGENT, [care]),
         nico=person("Nico", Role.AGENT, [nights]),
         bill=person("Bill", Role.DEPARTMENT, [billing]),
         rita=person("Rita", Role.READONLY, []),
-        elsewhere=elsewhere, elsewhere_team=elsewhere_team,
+        elsewhere=elsewhere,
+        elsewhere_team=elsewhere_team,
         otto=person("Otto", Role.ADMIN, [elsewhere_team], elsewhere),
     )

@@ -33,7 +33,10 @@ def run_jobs() -> None:
 class TestInvitations:
     def test_an_admin_invites_and_the_invitee_joins_with_role_and_teams(self, cast: Cast) -> None:
         invitation, token = services.invite_member(
-            actor=cast.ada, email="New.Person@Example.test", role=Role.AGENT, team_ids=[cast.nights.pk]
+            actor=cast.ada,
+            email="New.Person@Example.test",
+            role=Role.AGENT,
+            team_ids=[cast.nights.pk],
         )
         run_jobs()
 
@@ -42,7 +45,9 @@ class TestInvitations:
         assert f"/invite/{token}/" in mail.outbox[0].body
         assert token not in invitation.token_hash
 
-        user = services.accept_invitation(token=token, display_name="Noor K.", password="a-long-secret-pw")
+        user = services.accept_invitation(
+            token=token, display_name="Noor K.", password="a-long-secret-pw"
+        )
         assert user.workspace == cast.brightwave
         assert user.role == Role.AGENT
         assert list(user.teams.all()) == [cast.nights]
@@ -57,23 +62,35 @@ class TestInvitations:
         assert error.value.code == "invitation_used"
 
     def test_an_expired_invitation_is_refused_and_creates_nobody(self, cast: Cast) -> None:
-        invitation, token = services.invite_member(actor=cast.ada, email="late@example.test", role=Role.AGENT)
-        Invitation.objects.filter(pk=invitation.pk).update(expires_at=clock.now() - dt.timedelta(seconds=1))
+        invitation, token = services.invite_member(
+            actor=cast.ada, email="late@example.test", role=Role.AGENT
+        )
+        Invitation.objects.filter(pk=invitation.pk).update(
+            expires_at=clock.now() - dt.timedelta(seconds=1)
+        )
         with pytest.raises(Gone) as error:
-            services.accept_invitation(token=token, display_name="Late", password="a-long-secret-pw")
+            services.accept_invitation(
+                token=token, display_name="Late", password="a-long-secret-pw"
+            )
         assert error.value.code == "invitation_expired"
         assert not User.objects.filter(email="late@example.test").exists()
 
     def test_a_weak_password_is_refused_and_the_invitation_stays_usable(self, cast: Cast) -> None:
-        _, token = services.invite_member(actor=cast.ada, email="weak@example.test", role=Role.AGENT)
+        _, token = services.invite_member(
+            actor=cast.ada, email="weak@example.test", role=Role.AGENT
+        )
         with pytest.raises(ValidationFailed) as error:
             services.accept_invitation(token=token, display_name="Weak", password="12345678")
         assert error.value.field == "password"
-        user = services.accept_invitation(token=token, display_name="Weak", password="a-long-secret-pw")
+        user = services.accept_invitation(
+            token=token, display_name="Weak", password="a-long-secret-pw"
+        )
         assert user.email == "weak@example.test"
 
     def test_a_withdrawn_invitation_sends_no_email(self, cast: Cast) -> None:
-        invitation, _ = services.invite_member(actor=cast.ada, email="gone@example.test", role=Role.AGENT)
+        invitation, _ = services.invite_member(
+            actor=cast.ada, email="gone@example.test", role=Role.AGENT
+        )
         services.revoke_invitation(actor=cast.ada, invitation_id=invitation.pk)
         run_jobs()
         assert mail.outbox == []
@@ -84,8 +101,12 @@ class TestInvitations:
 
     def test_teams_of_another_workspace_cannot_be_given(self, cast: Cast) -> None:
         with pytest.raises(NotFound):
-            services.invite_member(actor=cast.ada, email="z@example.test", role=Role.AGENT,
-                                   team_ids=[cast.elsewhere_team.pk])
+            services.invite_member(
+                actor=cast.ada,
+                email="z@example.test",
+                role=Role.AGENT,
+                team_ids=[cast.elsewhere_team.pk],
+            )
 
     def test_an_existing_account_cannot_be_invited_again(self, cast: Cast) -> None:
         with pytest.raises(Conflict):
@@ -120,16 +141,26 @@ class TestProfile:
             ("sender_address", {"sender_address": "not-an-email"}),
             ("languages", {"languages": ["en", "<script>"]}),
         ]:
-            values = {"display_name": "Cara", "signature": "", "sender_address": "",
-                      "time_zone": "UTC", "languages": ["en"], **kwargs}
+            values = {
+                "display_name": "Cara",
+                "signature": "",
+                "sender_address": "",
+                "time_zone": "UTC",
+                "languages": ["en"],
+                **kwargs,
+            }
             with pytest.raises(ValidationFailed) as error:
                 services.update_profile(actor=cast.cara, **values)
             assert error.value.field in {field, "email"}
 
     def test_a_profile_is_saved_normalised(self, cast: Cast) -> None:
         profile = services.update_profile(
-            actor=cast.cara, display_name=" Cara D. ", signature="Cara · Care",
-            sender_address="Cara@Care.Example.test", time_zone="Europe/Lisbon", languages=["EN", "pt-br", "en"],
+            actor=cast.cara,
+            display_name=" Cara D. ",
+            signature="Cara · Care",
+            sender_address="Cara@Care.Example.test",
+            time_zone="Europe/Lisbon",
+            languages=["EN", "pt-br", "en"],
         )
         assert profile.display_name == "Cara D."
         assert profile.sender_address == "cara@care.example.test"
@@ -140,7 +171,11 @@ class TestProfile:
         services.set_status(actor=cast.cara, status=Status.ONLINE)
         events = EventRecord.objects.filter(kind="agent_status_changed")
         assert events.count() == 1
-        assert events.get().payload == {"user_id": cast.cara.pk, "display_name": "Cara", "status": "online"}
+        assert events.get().payload == {
+            "user_id": cast.cara.pk,
+            "display_name": "Cara",
+            "status": "online",
+        }
 
 
 def image_bytes(fmt: str, size: tuple[int, int] = (640, 480), exif: bool = False) -> bytes:
@@ -181,7 +216,9 @@ class TestAvatar:
         ],
         ids=["pdf", "truncated-png", "bmp", "oversize"],
     )
-    def test_bad_uploads_are_refused_and_keep_the_old_avatar(self, cast: Cast, data: bytes, code: str) -> None:
+    def test_bad_uploads_are_refused_and_keep_the_old_avatar(
+        self, cast: Cast, data: bytes, code: str
+    ) -> None:
         before = services.set_avatar(actor=cast.cara, data=image_bytes("PNG")).avatar
         with pytest.raises(ValidationFailed) as error:
             services.set_avatar(actor=cast.cara, data=data)
@@ -205,8 +242,12 @@ class TestTeams:
 
     def test_members_must_belong_to_the_workspace(self, cast: Cast) -> None:
         with pytest.raises(NotFound):
-            services.set_team_members(actor=cast.ada, team_id=cast.care.pk, member_ids=[cast.otto.pk])
-        services.set_team_members(actor=cast.ada, team_id=cast.care.pk, member_ids=[cast.cara.pk, cast.nico.pk])
+            services.set_team_members(
+                actor=cast.ada, team_id=cast.care.pk, member_ids=[cast.otto.pk]
+            )
+        services.set_team_members(
+            actor=cast.ada, team_id=cast.care.pk, member_ids=[cast.cara.pk, cast.nico.pk]
+        )
         assert set(cast.care.members.all()) == {cast.cara, cast.nico}
 
 
@@ -219,7 +260,9 @@ class TestApiTokens:
 
     def test_revoked_and_expired_tokens_stop_working(self, cast: Cast) -> None:
         token, raw = services.create_api_token(actor=cast.cara, name="a", expires_in_days=1)
-        ApiToken.objects.filter(pk=token.pk).update(expires_at=clock.now() - dt.timedelta(seconds=1))
+        ApiToken.objects.filter(pk=token.pk).update(
+            expires_at=clock.now() - dt.timedelta(seconds=1)
+        )
         assert selectors.user_for_api_token(raw=raw) is None
         token, raw = services.create_api_token(actor=cast.cara, name="b")
         services.revoke_api_token(actor=cast.cara, token_id=token.pk)

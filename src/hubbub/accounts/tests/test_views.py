@@ -21,11 +21,15 @@ def sign_in(client: Client, user: User) -> None:
 
 class TestSignIn:
     def test_a_person_signs_in_with_email_and_password(self, client: Client, cast: Cast) -> None:
-        response = client.post("/login/", {"username": "CARA@brightwave.test", "password": PASSWORD})
+        response = client.post(
+            "/login/", {"username": "CARA@brightwave.test", "password": PASSWORD}
+        )
         assert response.status_code == 302
         assert response["Location"] == "/inbox/"
 
-    def test_a_wrong_password_says_so_without_saying_which_part(self, client: Client, cast: Cast) -> None:
+    def test_a_wrong_password_says_so_without_saying_which_part(
+        self, client: Client, cast: Cast
+    ) -> None:
         response = client.post("/login/", {"username": cast.cara.email, "password": "wrong"})
         assert response.status_code == 200
         assert b"do not match an account" in response.content
@@ -59,10 +63,14 @@ def test_password_reset_by_email_end_to_end(client: Client, cast: Cast) -> None:
     assert link is not None
     form = client.get(link.group(1), follow=True)
     assert b"Choose a new password" in form.content
-    done = client.post(form.redirect_chain[-1][0], {"new_password1": "brand-new-secret-9",
-                                                      "new_password2": "brand-new-secret-9"})
+    done = client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "brand-new-secret-9", "new_password2": "brand-new-secret-9"},
+    )
     assert done.status_code == 302
-    signed_in = client.post("/login/", {"username": cast.nico.email, "password": "brand-new-secret-9"})
+    signed_in = client.post(
+        "/login/", {"username": cast.nico.email, "password": "brand-new-secret-9"}
+    )
     assert signed_in.status_code == 302
 
 
@@ -76,19 +84,32 @@ class TestInvitationPage:
     def test_the_invitee_chooses_name_and_password_and_lands_in_the_inbox(
         self, client: Client, cast: Cast
     ) -> None:
-        _, token = services.invite_member(actor=cast.ada, email="new@example.test", role=Role.AGENT,
-                                          team_ids=[cast.care.pk])
+        _, token = services.invite_member(
+            actor=cast.ada, email="new@example.test", role=Role.AGENT, team_ids=[cast.care.pk]
+        )
         page = client.get(f"/invite/{token}/")
         assert b"Join Brightwave" in page.content
-        response = client.post(f"/invite/{token}/", {"display_name": "Noor", "password": "long-enough-pw-1",
-                                                     "password_again": "long-enough-pw-1"})
+        response = client.post(
+            f"/invite/{token}/",
+            {
+                "display_name": "Noor",
+                "password": "long-enough-pw-1",
+                "password_again": "long-enough-pw-1",
+            },
+        )
         assert response.status_code == 302
         assert client.get("/inbox/").status_code == 200
 
     def test_mismatched_passwords_are_pointed_out(self, client: Client, cast: Cast) -> None:
         _, token = services.invite_member(actor=cast.ada, email="new@example.test", role=Role.AGENT)
-        response = client.post(f"/invite/{token}/", {"display_name": "Noor", "password": "long-enough-pw-1",
-                                                     "password_again": "long-enough-pw-2"})
+        response = client.post(
+            f"/invite/{token}/",
+            {
+                "display_name": "Noor",
+                "password": "long-enough-pw-1",
+                "password_again": "long-enough-pw-2",
+            },
+        )
         assert response.status_code == 200
         assert b"The two passwords differ." in response.content
 
@@ -102,11 +123,25 @@ class TestInvitationPage:
 
 
 class TestSettingsPages:
-    @pytest.mark.parametrize("path", ["/inbox/", "/listening/", "/knowledge/", "/community/",
-                                      "/contacts/", "/insights/", "/settings/profile/",
-                                      "/settings/people/", "/settings/teams/", "/settings/tokens/"])
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/inbox/",
+            "/listening/",
+            "/knowledge/",
+            "/community/",
+            "/contacts/",
+            "/insights/",
+            "/settings/profile/",
+            "/settings/people/",
+            "/settings/teams/",
+            "/settings/tokens/",
+        ],
+    )
     @pytest.mark.parametrize("who", ["ada", "lee", "cara", "bill", "rita"])
-    def test_every_role_can_open_every_shell_page(self, client: Client, cast: Cast, path: str, who: str) -> None:
+    def test_every_role_can_open_every_shell_page(
+        self, client: Client, cast: Cast, path: str, who: str
+    ) -> None:
         sign_in(client, getattr(cast, who))
         response = client.get(path)
         assert response.status_code == 200
@@ -115,15 +150,21 @@ class TestSettingsPages:
     def test_an_agent_sees_only_the_people_of_their_teams(self, client: Client, cast: Cast) -> None:
         sign_in(client, cast.cara)
         page = client.get("/settings/people/").content.decode()
-        assert "Ada" in page and "Lee" in page
-        assert "Nico" not in page and "Bill" not in page and "Otto" not in page
+        assert "Ada" in page
+        assert "Lee" in page
+        assert "Nico" not in page
+        assert "Bill" not in page
+        assert "Otto" not in page
 
     def test_nobody_sees_another_workspace(self, client: Client, cast: Cast) -> None:
         sign_in(client, cast.ada)
         page = client.get("/settings/people/").content.decode()
         assert "Otto" not in page
         assert client.get(f"/settings/teams/{cast.elsewhere_team.pk}/").status_code == 404
-        assert client.post(f"/settings/people/{cast.otto.pk}/role/", {"role": "agent"}).status_code == 302
+        assert (
+            client.post(f"/settings/people/{cast.otto.pk}/role/", {"role": "agent"}).status_code
+            == 302
+        )
         cast.otto.refresh_from_db()
         assert cast.otto.role == Role.ADMIN
 
@@ -134,18 +175,24 @@ class TestSettingsPages:
         assert response.status_code == 404
         assert b"No such team" in response.content
 
-    def test_a_lead_creates_a_team_and_a_duplicate_name_is_a_form_error(self, client: Client, cast: Cast) -> None:
+    def test_a_lead_creates_a_team_and_a_duplicate_name_is_a_form_error(
+        self, client: Client, cast: Cast
+    ) -> None:
         sign_in(client, cast.lee)
         created = client.post("/settings/teams/", {"name": "Escalations", "kind": "team"})
         assert created.status_code == 302
         again = client.post("/settings/teams/", {"name": "ESCALATIONS", "kind": "team"})
         assert again.status_code == 200
         assert b"already a team called" in again.content
-        assert Team.objects.filter(workspace=cast.brightwave, name__iexact="escalations").count() == 1
+        assert (
+            Team.objects.filter(workspace=cast.brightwave, name__iexact="escalations").count() == 1
+        )
 
     def test_a_malformed_form_is_answered_with_its_errors(self, client: Client, cast: Cast) -> None:
         sign_in(client, cast.cara)
-        response = client.post("/settings/profile/", {"display_name": "", "time_zone": "Nowhere/Land"})
+        response = client.post(
+            "/settings/profile/", {"display_name": "", "time_zone": "Nowhere/Land"}
+        )
         assert response.status_code == 200
         assert b"This field is required." in response.content
         cast.cara.profile.refresh_from_db()
@@ -198,7 +245,8 @@ class TestSecurityHeaders:
         sign_in(client, cast.cara)
         response = client.get("/inbox/")
         policy = response["Content-Security-Policy"]
-        assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+        assert "script-src 'self'" in policy
+        assert "unsafe-inline" not in policy
         assert "frame-ancestors 'none'" in policy
         assert response["X-Frame-Options"] == "DENY"
         assert response["X-Content-Type-Options"] == "nosniff"

@@ -14,10 +14,18 @@ from hubbub import config
 
 
 def hubbub(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith("HUBBUB_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    return subprocess.run([sys.executable, "-m", "hubbub.cli.main", *args], env={**clean, **env},
-                          capture_output=True, text=True, timeout=120)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("HUBBUB_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "hubbub.cli.main", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def production_env(tmp_path: Path) -> dict[str, str]:
@@ -49,7 +57,9 @@ def test_production_refuses_to_start_without_secrets(tmp_path: Path) -> None:
 
 
 def test_a_malformed_encryption_key_is_refused(tmp_path: Path) -> None:
-    result = hubbub("manage", "check", env={**production_env(tmp_path), "HUBBUB_ENCRYPTION_KEYS": "nope"})
+    result = hubbub(
+        "manage", "check", env={**production_env(tmp_path), "HUBBUB_ENCRYPTION_KEYS": "nope"}
+    )
     assert result.returncode != 0
     assert "not a Fernet key" in result.stderr
 
@@ -61,7 +71,9 @@ def test_embedded_mode_generates_and_keeps_local_keys(tmp_path: Path) -> None:
 
 
 def test_production_settings_pass_the_deployment_checks(tmp_path: Path) -> None:
-    result = hubbub("manage", "check", "--deploy", "--fail-level", "WARNING", env=production_env(tmp_path))
+    result = hubbub(
+        "manage", "check", "--deploy", "--fail-level", "WARNING", env=production_env(tmp_path)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 

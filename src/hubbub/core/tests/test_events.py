@@ -46,7 +46,9 @@ def workspace() -> Workspace:
     return Workspace.objects.create(name="W", slug="w")
 
 
-def test_subscribers_run_only_after_commit(workspace: Workspace, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_subscribers_run_only_after_commit(
+    workspace: Workspace, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         publish(Pinged(note="hi"), workspace_id=workspace.pk)
         assert received == []
@@ -54,7 +56,9 @@ def test_subscribers_run_only_after_commit(workspace: Workspace, django_capture_
     assert [p.event for p in received] == [Pinged(note="hi")]
 
 
-def test_a_rolled_back_event_leaves_no_trace(workspace: Workspace, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_a_rolled_back_event_leaves_no_trace(
+    workspace: Workspace, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         try:
             with transaction.atomic():
@@ -67,7 +71,9 @@ def test_a_rolled_back_event_leaves_no_trace(workspace: Workspace, django_captur
     assert not EventRecord.objects.filter(kind="test_pinged").exists()
 
 
-def test_a_failing_subscriber_does_not_stop_the_others(workspace: Workspace, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_subscriber_does_not_stop_the_others(
+    workspace: Workspace, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     with django_capture_on_commit_callbacks(execute=True):
         publish(Pinged(note="still delivered"), workspace_id=workspace.pk)
     assert len(received) == 1

@@ -24,7 +24,11 @@ _PATHS = {
 @register.simple_tag
 def icon(name: str, label: str = "") -> SafeString:
     path = _PATHS[name]
-    aria = format_html('role="img" aria-label="{}"', label) if label else mark_safe('aria-hidden="true"')  # noqa: S308
+    aria = (
+        format_html('role="img" aria-label="{}"', label)
+        if label
+        else mark_safe('aria-hidden="true"')
+    )
     return format_html(
         '<svg class="icon" viewBox="0 0 24 24" width="20" height="20" fill="none" stroke="currentColor" '
         'stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" {}><path d="{}"/></svg>',

@@ -19,8 +19,8 @@ class Command(BaseCommand):
             fields = [f for f in model._meta.get_fields() if isinstance(f, EncryptedTextField)]
             for field in fields:
                 table = connection.ops.quote_name(model._meta.db_table)
-                column = connection.ops.quote_name(field.column)
-                pk = connection.ops.quote_name(model._meta.pk.column)  # type: ignore[union-attr]
+                column = connection.ops.quote_name(str(field.column))
+                pk = connection.ops.quote_name(str(model._meta.pk.column))
                 # Raw tokens are read and written without the field's own
                 # conversion; identifiers are quoted by the backend, values
                 # are always parameters.
