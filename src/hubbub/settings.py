@@ -153,6 +153,17 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "hubbub.accounts.backends.lockout_username"
 AXES_VERBOSE = False
 
+if HUBBUB_REDIS_URL:
+    # Sessions are read on every request: keep them in Redis in front of the
+    # database. (Not without Redis: a per-process cache would let a session
+    # signed out in one server process live on in another.)
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": HUBBUB_REDIS_URL,
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 14
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

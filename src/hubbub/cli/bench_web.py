@@ -66,7 +66,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--clients", default="1,10,50", help="comma-separated concurrency levels")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per level")
-    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2 * (os.cpu_count() or 1),
+        help="server processes (default: two per CPU, as recommended for production)",
+    )
     parser.add_argument(
         "--json", action="store_true", help="end with one JSON object of the figures"
     )
@@ -134,29 +139,72 @@ def _rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
+class _Connection:
+    """A minimal HTTP/1.1 keep-alive client.
+
+    Far cheaper per request than a full client library, so on a small
+    machine the load generator takes less CPU away from the server it measures.
+    """
+
+    def __init__(self, host: str, port: int, request: bytes) -> None:
+        self.host, self.port, self.request = host, port, request
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self) -> int:
+        if self.writer is None or self.reader is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(self.request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        headers = head.decode("latin-1").lower()
+        if "content-length:" in headers:
+            length = int(headers.split("content-length:", 1)[1].split("\r\n", 1)[0])
+            await self.reader.readexactly(length)
+        elif "transfer-encoding: chunked" in headers:
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
+                await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+        if "connection: close" in headers:
+            self.writer.close()
+            self.reader = self.writer = None
+        return status
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 async def _drive(
-    url: str, headers: dict[str, str], clients: int, seconds: float
+    host: str, port: int, path: str, headers: dict[str, str], clients: int, seconds: float
 ) -> tuple[list[float], int]:
+    lines = [f"GET {path} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items()), "", ""]
+    request = "\r\n".join(lines).encode()
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as client:
+    connections = [_Connection(host, port, request) for _ in range(clients)]
 
-        async def one_client(deadline: float, record: bool) -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline:
-                start = time.perf_counter()
-                response = await client.get(url)
-                elapsed = (time.perf_counter() - start) * 1000
-                if response.status_code != 200:
-                    errors += 1
-                elif record:
-                    latencies.append(elapsed)
+    async def one_client(connection: _Connection, deadline: float, record: bool) -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            status = await connection.get()
+            elapsed = (time.perf_counter() - start) * 1000
+            if status != 200:
+                errors += 1
+            elif record:
+                latencies.append(elapsed)
 
+    try:
         warm = time.perf_counter() + min(1.0, seconds / 4)
-        await asyncio.gather(*(one_client(warm, False) for _ in range(clients)))
+        await asyncio.gather(*(one_client(c, warm, False) for c in connections))
         deadline = time.perf_counter() + seconds
-        await asyncio.gather(*(one_client(deadline, True) for _ in range(clients)))
+        await asyncio.gather(*(one_client(c, deadline, True) for c in connections))
+    finally:
+        for connection in connections:
+            connection.close()
     return latencies, errors
 
 
@@ -215,7 +263,7 @@ def _bench_database(
             for name, (path, headers) in endpoints.items():
                 for clients in levels:
                     latencies, errors = asyncio.run(
-                        _drive(base + path, headers, clients, args.seconds)
+                        _drive("127.0.0.1", port, path, headers, clients, args.seconds)
                     )
                     results.append(
                         Result(
