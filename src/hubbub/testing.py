@@ -8,9 +8,7 @@ or keys. It also holds the helpers that start real server processes.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -18,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from hubbub.cli.serve import child_command, free_port
 
 os.environ.setdefault("HUBBUB_DATA_DIR", tempfile.mkdtemp(prefix="hubbub-test-"))
 # Playwright's sync API runs an event loop in the test thread; the ORM calls
@@ -35,12 +35,6 @@ def missing_component(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"required component missing: {reason}")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def database_url_for_subprocess() -> str:
@@ -76,17 +70,7 @@ def start_server(*, extra_env: dict[str, str] | None = None, name: str = "server
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hubbub.cli.main",
-                "serve",
-                "--port",
-                str(port),
-                "--no-with-worker",
-                "--log-level",
-                "warning",
-            ],
+            child_command(port=port),
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

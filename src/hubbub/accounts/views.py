@@ -17,6 +17,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from hubbub.accounts import permissions, selectors, services
@@ -185,7 +186,12 @@ def change_status(request: HttpRequest) -> HttpResponse:
     user.profile.refresh_from_db()
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "web/base.html#status-menu", {})
-    return redirect(request.headers.get("Referer") or "web:inbox")
+    back = request.headers.get("Referer", "")
+    if url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(back)
+    return redirect("web:inbox")
 
 
 # --- people -------------------------------------------------------------------

@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
+
+from hubbub.cli.serve import child_command, free_port
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/hubbub_bench"
 
@@ -75,13 +76,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="end with one JSON object of the figures"
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _environment(data_dir: Path, database_url: str) -> dict[str, str]:
@@ -231,23 +225,8 @@ def _bench_database(
         credentials = json.loads(
             _hubbub("manage", "shell", "-c", SETUP_SCRIPT, env=env).stdout.strip().splitlines()[-1]
         )
-        port = _free_port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hubbub.cli.main",
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                str(args.workers),
-                "--no-with-worker",
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-        )
+        port = free_port()
+        server = subprocess.Popen(child_command(port=port, workers=args.workers), env=env)
         try:
             base = f"http://127.0.0.1:{port}"
             common = {"X-Forwarded-Proto": "https", "Host": "127.0.0.1"}

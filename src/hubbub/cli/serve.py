@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import os
+import socket
 import subprocess
 import sys
 
@@ -22,6 +23,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def child_command(*, port: int, workers: int = 1) -> list[str]:
+    """The argv that runs `hubbub serve` as a child process (benchmarks, tests)."""
+    return [
+        sys.executable,
+        "-m",
+        "hubbub.cli.main",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-with-worker",
+        "--log-level",
+        "warning",
+    ]
 
 
 def start_worker_process() -> subprocess.Popen[bytes]:

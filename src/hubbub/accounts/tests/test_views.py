@@ -232,6 +232,32 @@ class TestSettingsPages:
         assert token is not None
         assert token.group(1) not in client.get("/settings/tokens/").content.decode()
 
+    def test_a_status_change_without_javascript_goes_back_but_never_off_site(
+        self, client: Client, cast: Cast
+    ) -> None:
+        sign_in(client, cast.cara)
+        back = client.post(
+            "/settings/status/",
+            {"status": "away"},
+            HTTP_REFERER="http://testserver/settings/teams/",
+        )
+        assert back["Location"] == "http://testserver/settings/teams/"
+        elsewhere = client.post(
+            "/settings/status/", {"status": "online"}, HTTP_REFERER="https://evil.example/phish"
+        )
+        assert elsewhere["Location"] == "/inbox/"
+
+    def test_an_oversize_photo_is_refused_before_it_is_read(
+        self, client: Client, cast: Cast
+    ) -> None:
+        sign_in(client, cast.cara)
+        huge = io.BytesIO(b"\0" * (3 * 1024 * 1024))
+        huge.name = "huge.png"
+        response = client.post("/settings/profile/avatar/", {"avatar": huge}, follow=True)
+        assert b"too large" in response.content
+        cast.cara.profile.refresh_from_db()
+        assert cast.cara.profile.avatar == ""
+
     def test_status_changes_from_the_menu(self, client: Client, cast: Cast) -> None:
         sign_in(client, cast.cara)
         response = client.post("/settings/status/", {"status": "away"}, HTTP_HX_REQUEST="true")
