@@ -201,6 +201,10 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 HUBBUB_AVATAR_MAX_BYTES = 2 * 1024 * 1024
+# No request body is larger than this (413), checked before Django reads it.
+HUBBUB_MAX_REQUEST_BYTES = config.env_int(
+    "HUBBUB_MAX_REQUEST_BYTES", default=10 * 1024 * 1024, minimum=1024
+)
 
 
 def _email() -> dict[str, Any]:

@@ -26,6 +26,7 @@ class EventStream:
     events: queue.Queue[Received] = field(default_factory=queue.Queue)
     comments: queue.Queue[str] = field(default_factory=queue.Queue)
     status: queue.Queue[int] = field(default_factory=queue.Queue)
+    closed: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __enter__(self) -> EventStream:
@@ -44,6 +45,8 @@ class EventStream:
             # The server went away (end of test) or refused: report no status.
             if self.status.empty():
                 self.status.put(0)
+        finally:
+            self.closed.set()
 
     def _read(self) -> None:
         headers = {"Accept": "text/event-stream"}

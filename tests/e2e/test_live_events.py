@@ -5,6 +5,7 @@ These run real `hubbub serve` processes against the test database.
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from django.test import Client
 
@@ -24,8 +25,6 @@ def session_cookie(user: User) -> dict[str, str]:
 
 
 def set_status_over_api(server: RunningServer, user: User, status: str) -> None:
-    import httpx
-
     _, raw = services.create_api_token(actor=user, name="test")
     response = httpx.put(
         f"{server.url}/api/v1/me/status",
@@ -64,6 +63,7 @@ def test_a_reconnecting_tab_gets_exactly_what_it_missed(
     services.set_status(actor=cast.cara, status=Status.AWAY)
     services.set_status(actor=cast.nico, status=Status.ONLINE)
     with EventStream(live_hubbub.url, cookies, last_event_id=seen.id) as resumed:
+        assert resumed.status_code == 200
         missed = [resumed.next(), resumed.next()]
         assert resumed.nothing_within(1.5)
     assert [(e.payload["display_name"], e.payload["status"]) for e in missed] == [
@@ -83,12 +83,53 @@ def test_streams_carry_only_what_the_person_may_see(
         EventStream(live_hubbub.url, session_cookie(cast.nico)) as nights_agent,
         EventStream(live_hubbub.url, session_cookie(cast.otto)) as other_brand,
     ):
+        assert (nights_agent.status_code, other_brand.status_code) == (200, 200)
         services.save_team(actor=cast.lee, team_id=cast.care.pk, name="Care (day)", kind="team")
-        services.set_status(actor=cast.cara, status=Status.AWAY)
+        services.set_status(actor=cast.cara, status=Status.AWAY)  # Cara is in Care only
+        services.set_status(actor=cast.lee, status=Status.AWAY)  # Lee is in Care and Nights
         first = nights_agent.next()
         assert other_brand.nothing_within(1.5)
-    # The Care team's change is not for a Nights agent; the workspace-wide status change is.
-    assert first.kind == "agent_status_changed"
+    # Nico (Nights) hears neither of the Care team's change nor of Cara, only of Lee.
+    assert (first.kind, first.payload["display_name"]) == ("agent_status_changed", "Lee")
+
+
+def test_signing_out_closes_an_open_stream(
+    live_hubbub: RunningServer, committed_cast: Cast
+) -> None:
+    browser = Client()
+    browser.force_login(committed_cast.lee, backend="hubbub.accounts.backends.AccountBackend")
+    with EventStream(live_hubbub.url, {"sessionid": browser.cookies["sessionid"].value}) as stream:
+        assert stream.status_code == 200
+        browser.logout()  # deletes the session, as signing out in another tab does
+        assert stream.closed.wait(timeout=10)
+
+
+def test_deactivation_closes_an_open_stream(
+    live_hubbub: RunningServer, committed_cast: Cast
+) -> None:
+    cast = committed_cast
+    with EventStream(live_hubbub.url, session_cookie(cast.nico)) as stream:
+        assert stream.status_code == 200
+        services.set_member_active(actor=cast.ada, member_id=cast.nico.pk, active=False)
+        assert stream.closed.wait(timeout=10)
+
+
+@pytest.mark.parametrize("resume", ["²", "99999999999999999999999", "-5", "abc"])
+def test_a_malformed_resume_point_starts_from_now(
+    live_hubbub: RunningServer, committed_cast: Cast, resume: str
+) -> None:
+    services.set_status(actor=committed_cast.cara, status=Status.AWAY)
+    url = f"{live_hubbub.url}/events/stream?last_event_id={resume}"
+    with httpx.stream(
+        "GET", url, cookies=session_cookie(committed_cast.lee), timeout=5
+    ) as response:
+        assert response.status_code == 200
+        first_lines = []
+        for line in response.iter_lines():
+            first_lines.append(line)
+            if line.startswith(": heartbeat"):
+                break
+    assert not any(line.startswith("data:") for line in first_lines)
 
 
 def test_the_stream_needs_a_signed_in_person(live_hubbub: RunningServer) -> None:
@@ -124,6 +165,7 @@ def test_without_redis_another_servers_event_waits_for_the_poll(committed_cast: 
     server_b = start_server(extra_env=alone, name="alone-b")
     try:
         with EventStream(server_b.url, session_cookie(cast.lee)) as on_b:
+            assert on_b.status_code == 200
             set_status_over_api(server_a, cast.cara, "away")
             assert on_b.nothing_within(3)
     finally:

@@ -121,7 +121,7 @@ def put_status(request: HttpRequest, data: StatusIn) -> MeOut:
 
 @router.get("/people", response=list[MemberOut], summary="People you may see")
 def list_people(request: HttpRequest) -> list[MemberOut]:
-    members = selectors.visible_members(user=_actor(request)).prefetch_related("teams")
+    members = selectors.visible_members(user=_actor(request))
     return [_member(member) for member in members]
 
 

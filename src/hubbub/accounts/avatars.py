@@ -17,8 +17,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from hubbub.core.errors import ValidationFailed
 
 ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP", "GIF"}
-MAX_PIXELS = 40_000_000
+# 16 megapixels: any camera photo, while a small file that claims a huge
+# canvas (a decompression bomb) is refused before it is decoded.
+MAX_PIXELS = 16_000_000
 AVATAR_SIZE = 256
+WORKING_SIZE = (4 * AVATAR_SIZE, 4 * AVATAR_SIZE)
 
 
 def store_avatar(data: bytes) -> str:
@@ -46,7 +49,11 @@ def store_avatar(data: bytes) -> str:
                     "The image has too many pixels.", code="avatar_too_large", field="avatar"
                 )
             probe.seek(0)
-            image = ImageOps.exif_transpose(probe.convert("RGBA"))
+            # Shrink first (JPEG decodes at a fraction of its size), then
+            # convert: memory stays proportional to the working size.
+            probe.draft("RGB", WORKING_SIZE)
+            probe.thumbnail(WORKING_SIZE)
+            image = ImageOps.exif_transpose(probe).convert("RGBA")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as error:
         raise ValidationFailed(
             "That file is not an image we can read.", code="avatar_format", field="avatar"

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import zoneinfo
 from functools import cache
 from typing import Any
 
@@ -8,11 +7,12 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from hubbub.accounts.models import Role, Status, Team, TeamKind, User
+from hubbub.accounts.services import known_time_zones
 
 
 @cache
 def time_zone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+    return [(name, name.replace("_", " ")) for name in sorted(known_time_zones())]
 
 
 class LoginForm(AuthenticationForm):
@@ -90,12 +90,18 @@ class TeamMembersForm(forms.Form):
     def __init__(self, *args: Any, workspace_id: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["members"]
+        # Deactivated people are listed too, so saving does not silently drop them.
         field.queryset = (  # type: ignore[attr-defined]
-            User.objects.filter(workspace_id=workspace_id, is_active=True)
+            User.objects.filter(workspace_id=workspace_id)
             .select_related("profile")
-            .order_by("profile__display_name")
+            .order_by("-is_active", "profile__display_name")
         )
-        field.label_from_instance = lambda user: f"{user.profile.display_name} ({user.email})"  # type: ignore[attr-defined]
+        field.label_from_instance = member_label  # type: ignore[attr-defined]
+
+
+def member_label(user: User) -> str:
+    suffix = "" if user.is_active else ", deactivated"
+    return f"{user.profile.display_name} ({user.email}{suffix})"
 
 
 class ApiTokenForm(forms.Form):

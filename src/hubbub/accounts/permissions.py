@@ -14,10 +14,6 @@ def can_manage_teams(user: User) -> bool:
     return user.role in {Role.ADMIN, Role.LEAD}
 
 
-def can_write(user: User) -> bool:
-    return user.role != Role.READONLY
-
-
 def check_can_manage_people(user: User) -> None:
     if not can_manage_people(user):
         raise Forbidden("Only admins can manage people.", code="admin_only")
@@ -26,9 +22,3 @@ def check_can_manage_people(user: User) -> None:
 def check_can_manage_teams(user: User) -> None:
     if not can_manage_teams(user):
         raise Forbidden("Only admins and team leads can manage teams.", code="lead_only")
-
-
-def roles_assignable_by(user: User) -> list[Role]:
-    if user.role == Role.ADMIN:
-        return list(Role)
-    return []

@@ -53,8 +53,15 @@ def access_team(*, user: User, team_id: int) -> Team:
 
 
 def visible_members(*, user: User) -> QuerySet[User]:
-    """People the reader may see: the whole workspace, or their own teams' members."""
-    people = User.objects.filter(workspace_id=workspace_id_of(user)).select_related("profile")
+    """People the reader may see: the whole workspace, or their own teams' members.
+
+    Each person's `teams` are prefetched, limited to the teams the reader may see.
+    """
+    people = (
+        User.objects.filter(workspace_id=workspace_id_of(user))
+        .select_related("profile")
+        .prefetch_related(Prefetch("teams", queryset=visible_teams(user=user)))
+    )
     if not Role(user.role).sees_every_team:
         people = people.filter(Q(teams__in=own_team_ids(user)) | Q(pk=user.pk)).distinct()
     return people.order_by("profile__display_name", "email")
@@ -78,7 +85,7 @@ def open_invitations(*, user: User) -> QuerySet[Invitation]:
         accepted_at__isnull=True,
         revoked_at__isnull=True,
         expires_at__gt=clock.now(),
-    ).prefetch_related("teams")
+    )
 
 
 def find_invitation(*, token: str) -> Invitation | None:

@@ -10,6 +10,7 @@ import datetime as dt
 import secrets
 import zoneinfo
 from collections.abc import Iterable
+from functools import cache
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
@@ -40,13 +41,19 @@ def create_workspace(*, name: str, slug: str = "") -> Workspace:
     return Workspace.objects.create(name=name, slug=slug)
 
 
-def _clean_email(email: str) -> str:
+def _clean_email(email: str, *, field: str = "email") -> str:
     email = email.strip().lower()
     try:
         validate_email(email)
     except ValidationError as error:
-        raise ValidationFailed("Enter a valid email address.", field="email") from error
+        raise ValidationFailed("Enter a valid email address.", field=field) from error
     return email
+
+
+@cache
+def known_time_zones() -> frozenset[str]:
+    # available_timezones() reads the zone database from disk on every call.
+    return frozenset(zoneinfo.available_timezones())
 
 
 def _check_password(password: str, user: User | None = None) -> None:
@@ -77,7 +84,13 @@ def create_member(
     if validate_password:
         _check_password(password, user)
     user.set_password(password)
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as error:  # the same address, created a moment ago elsewhere
+        raise Conflict(
+            "Someone with that email address already has an account.", code="email_taken"
+        ) from error
     AgentProfile.objects.create(user=user, display_name=display_name.strip() or email.split("@")[0])
     user.teams.set([team for team in teams if team.workspace_id == workspace.pk])
     return user
@@ -166,6 +179,7 @@ def accept_invitation(*, token: str, display_name: str, password: str) -> User:
             invited_by_id=invitation.invited_by_id,
         ),
         workspace_id=invitation.workspace_id,
+        team_ids=selectors.own_team_ids(user),
     )
     return user
 
@@ -193,10 +207,18 @@ def change_role(*, actor: User, member_id: int, role: Role) -> User:
 
 
 def _check_not_last_admin(member: User) -> None:
-    admins = User.objects.filter(
-        workspace_id=selectors.workspace_id_of(member), role=Role.ADMIN, is_active=True
+    """Call inside the transaction that demotes or deactivates `member`.
+
+    Locks every active admin of the workspace, so two admins demoting each
+    other at once cannot both pass the check.
+    """
+    admins = list(
+        User.objects.select_for_update()
+        .filter(workspace_id=selectors.workspace_id_of(member), role=Role.ADMIN, is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    if not admins.exclude(pk=member.pk).exists():
+    if not [pk for pk in admins if pk != member.pk]:
         raise Conflict("A workspace needs at least one active admin.", code="last_admin")
 
 
@@ -233,10 +255,10 @@ def update_profile(
         raise ValidationFailed("Keep the display name to 80 characters.", field="display_name")
     if len(signature) > 500:
         raise ValidationFailed("Keep the signature to 500 characters.", field="signature")
-    if time_zone not in zoneinfo.available_timezones():
+    if time_zone not in known_time_zones():
         raise ValidationFailed(f"{time_zone!r} is not a known time zone.", field="time_zone")
     if sender_address:
-        sender_address = _clean_email(sender_address)
+        sender_address = _clean_email(sender_address, field="sender_address")
     cleaned_languages = list(
         dict.fromkeys(code.strip().lower() for code in languages if code.strip())
     )
@@ -279,6 +301,8 @@ def set_status(*, actor: User, status: Status) -> AgentProfile:
     publish(
         AgentStatusChanged(user_id=actor.pk, display_name=profile.display_name, status=status),
         workspace_id=selectors.workspace_id_of(actor),
+        # Only people who may see this person hear of it.
+        team_ids=selectors.own_team_ids(actor),
     )
     return profile
 
@@ -308,7 +332,7 @@ def save_team(
     publish(
         TeamChanged(team_id=team.pk, name=team.name),
         workspace_id=selectors.workspace_id_of(actor),
-        team_id=team.pk,
+        team_ids=[team.pk],
     )
     return team
 
@@ -327,7 +351,7 @@ def set_team_members(*, actor: User, team_id: int, member_ids: Iterable[int]) ->
     publish(
         TeamChanged(team_id=team.pk, name=team.name),
         workspace_id=team.workspace_id,
-        team_id=team.pk,
+        team_ids=[team.pk],
     )
     return team
 

@@ -202,7 +202,7 @@ def people(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     context = {
         "section": "people",
-        "members": selectors.visible_members(user=user).prefetch_related("teams"),
+        "members": selectors.visible_members(user=user),
         "invitations": selectors.open_invitations(user=user)
         if permissions.can_manage_people(user)
         else [],
@@ -273,7 +273,9 @@ def change_role(request: HttpRequest, member_id: int) -> HttpResponse:
 @member_required
 @require_POST
 def set_active(request: HttpRequest, member_id: int) -> HttpResponse:
-    active = request.POST.get("active") == "1"
+    if request.POST.get("active") not in {"0", "1"}:
+        return HttpResponse("Say active=1 or active=0.", status=400)
+    active = request.POST["active"] == "1"
     _run(
         request,
         lambda: services.set_member_active(

@@ -24,7 +24,16 @@ class TokenAuth(HttpBearer):
 
 
 class WorkspaceSessionAuth(SessionAuth):
-    """The browser session, with CSRF, for users who belong to a workspace."""
+    """The browser session, with CSRF, for users who belong to a workspace.
+
+    A request that carries an Authorization header (or no session cookie) is
+    not a browser session: it gets a plain 401 rather than a CSRF complaint.
+    """
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if "authorization" in request.headers or self.param_name not in request.COOKIES:
+            return None
+        return super().__call__(request)
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = super().authenticate(request, key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from hubbub.cli import serve
 
@@ -16,10 +17,18 @@ def run(args: argparse.Namespace) -> int:
     from hubbub.cli.main import setup_django
 
     setup_django()
+    from django.conf import settings
     from django.core.management import call_command
 
     from hubbub.demo.seed import DEMO_PASSWORD, seed_demo
 
+    if settings.PRODUCTION:
+        print(
+            "hubbub demo creates accounts with a published password; "
+            "it does not run with HUBBUB_ENV=production.",
+            file=sys.stderr,
+        )
+        return 2
     call_command("migrate", interactive=False, verbosity=0)
     logins = seed_demo()
     url = f"http://{args.host}:{args.port}/"

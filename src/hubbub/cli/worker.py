@@ -8,6 +8,9 @@ PostgreSQL, an exclusive transaction on SQLite).
 from __future__ import annotations
 
 import argparse
+import logging
+import threading
+import time
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,11 +21,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tasks", type=int, default=None, help="exit after this many jobs")
 
 
+PRUNE_EVERY_SECONDS = 60 * 60
+
+
+def _prune_events_forever() -> None:
+    from django.db import connection
+
+    from hubbub.core.services import prune_events
+
+    while True:
+        try:
+            prune_events()
+        except Exception:  # a failed prune is retried in an hour; jobs go on
+            logging.getLogger(__name__).exception("pruning old events failed")
+        finally:
+            connection.close()
+        time.sleep(PRUNE_EVERY_SECONDS)
+
+
 def run(args: argparse.Namespace) -> int:
     from hubbub.cli.main import setup_django
 
     setup_django()
     from django.core.management import call_command
+
+    if not args.batch:
+        threading.Thread(target=_prune_events_forever, name="prune-events", daemon=True).start()
 
     options: list[str] = [
         "--queue-name",

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from functools import cache
 
@@ -23,6 +24,7 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 CHANNEL = "hubbub:events"
+REDIS_RETRY_SECONDS = 10.0
 
 
 class Waiter:
@@ -90,15 +92,22 @@ class RedisBus(LocalBus):
         self._url = url
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._listeners: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+        self._down_until = 0.0
 
     def notify(self, workspace_id: int) -> None:
-        try:
-            self._client.publish(CHANNEL, str(workspace_id))
-        except redis.RedisError:
-            # Streams poll the outbox at every heartbeat, so the event still
-            # arrives; only other processes learn of it later.
-            logger.warning("could not publish wake-up to Redis; streams will poll")
-            self.wake_local(workspace_id)
+        # While Redis is known to be down, do not make every commit wait for
+        # a connection timeout; try again after a pause.
+        if time.monotonic() >= self._down_until:
+            try:
+                self._client.publish(CHANNEL, str(workspace_id))
+            except redis.RedisError:
+                self._down_until = time.monotonic() + REDIS_RETRY_SECONDS
+                logger.warning("could not publish wake-up to Redis; streams will poll")
+            else:
+                return
+        # Streams poll the outbox at every heartbeat, so the event still
+        # arrives everywhere; this process's streams hear of it at once.
+        self.wake_local(workspace_id)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -40,7 +40,7 @@ class Published:
     id: int
     event: Event
     workspace_id: int
-    team_id: int | None
+    team_ids: tuple[int, ...] | None
     user_id: int | None
 
 
@@ -48,24 +48,27 @@ def publish(
     event: Event,
     *,
     workspace_id: int,
-    team_id: int | None = None,
+    team_ids: Iterable[int] | None = None,
     user_id: int | None = None,
 ) -> Published:
     """Record an event in the current transaction and deliver it after commit.
 
-    team_id limits the audience to people who may see that team; user_id
-    limits it to one person. Both None: everyone in the workspace.
+    team_ids limits the audience to people who may see one of those teams
+    (and people who see every team); an empty list leaves only the latter.
+    user_id limits it to one person. Both None: everyone in the workspace.
     """
     if not event.kind:
         raise ValueError(f"{type(event).__name__} has no kind")
+    teams = None if team_ids is None else tuple(sorted(set(team_ids)))
     record = EventRecord.objects.create(
         workspace_id=workspace_id,
-        team_id=team_id,
+        scoped=teams is not None,
+        team_ids="".join(f",{team}" for team in teams) + "," if teams else "",
         user_id=user_id,
         kind=event.kind,
         payload=event.payload(),
     )
-    published = Published(record.id, event, workspace_id, team_id, user_id)
+    published = Published(record.id, event, workspace_id, teams, user_id)
     transaction.on_commit(lambda: _deliver(published))
     return published
 

@@ -30,7 +30,10 @@ class EventRecord(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     # Plain ids rather than foreign keys: core sits below the apps that own
     # teams and users and must not import them.
-    team_id = models.BigIntegerField(null=True, blank=True)
+    # Unscoped events go to the whole workspace; scoped ones to people who
+    # see one of `team_ids` (",3,7,") and to those who see every team.
+    scoped = models.BooleanField(default=False)
+    team_ids = models.CharField(max_length=1000, blank=True, default="")
     user_id = models.BigIntegerField(null=True, blank=True)
     kind = models.CharField(max_length=80)
     payload = models.JSONField(default=dict)

@@ -11,7 +11,7 @@ from django.test import Client
 from PIL import Image
 
 from hubbub.accounts import services
-from hubbub.accounts.models import Role, Team, User
+from hubbub.accounts.models import Invitation, Role, Team, User
 from hubbub.accounts.tests.factories import PASSWORD, Cast
 
 
@@ -202,7 +202,31 @@ class TestSettingsPages:
         sign_in(client, cast.cara)
         assert client.get("/settings/people/invite/").status_code == 403
         client.post("/settings/people/invite/", {"email": "x@example.test", "role": "admin"})
-        assert not User.objects.filter(email="x@example.test").exists()
+        assert not Invitation.objects.exists()
+        assert mail.outbox == []
+
+    def test_deactivation_must_be_asked_for_explicitly(self, client: Client, cast: Cast) -> None:
+        sign_in(client, cast.ada)
+        assert client.post(f"/settings/people/{cast.cara.pk}/active/", {}).status_code == 400
+        cast.cara.refresh_from_db()
+        assert cast.cara.is_active
+
+    def test_saving_a_team_keeps_its_deactivated_members(self, client: Client, cast: Cast) -> None:
+        services.set_member_active(actor=cast.ada, member_id=cast.cara.pk, active=False)
+        sign_in(client, cast.lee)
+        page = client.get(f"/settings/teams/{cast.care.pk}/").content.decode()
+        assert "cara@brightwave.test, deactivated" in page
+        checked = [cast.ada.pk, cast.lee.pk, cast.cara.pk]
+        client.post(f"/settings/teams/{cast.care.pk}/", {"save_members": "1", "members": checked})
+        assert set(cast.care.members.values_list("pk", flat=True)) == set(checked)
+
+    def test_an_agent_sees_only_the_team_names_of_their_own_teams(
+        self, client: Client, cast: Cast
+    ) -> None:
+        sign_in(client, cast.cara)
+        page = client.get("/settings/people/").content.decode()
+        assert "Care" in page
+        assert "Nights" not in page  # Lee is in Nights too, but Cara may not see that team
 
     def test_a_photo_upload_and_a_bad_one(self, client: Client, cast: Cast) -> None:
         sign_in(client, cast.cara)

@@ -46,6 +46,20 @@ class TestAuthentication:
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "not_authenticated"
 
+    @pytest.mark.parametrize("header", ["Bearer hbb_made_up", "Token abc"])
+    def test_writes_with_a_bad_token_are_401_not_a_csrf_complaint(
+        self, cast: Cast, header: str
+    ) -> None:
+        client = Client(enforce_csrf_checks=True)
+        response = client.put(
+            "/api/v1/me/status",
+            {"status": "away"},
+            content_type="application/json",
+            HTTP_AUTHORIZATION=header,
+        )
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "not_authenticated"
+
     def test_a_revoked_token_stops_at_once(self, client: Client, cast: Cast) -> None:
         token, raw = services.create_api_token(actor=cast.cara, name="t")
         services.revoke_api_token(actor=cast.cara, token_id=token.pk)
@@ -139,7 +153,7 @@ class TestScoping:
         teams = {team["name"] for team in client.get("/api/v1/teams", **bearer(cast.lee)).json()}
         assert teams == {"Care", "Nights", "Billing"}
 
-    def test_read_only_people_cannot_write(self, client: Client, cast: Cast) -> None:
+    def test_read_only_people_cannot_invite(self, client: Client, cast: Cast) -> None:
         response = client.post(
             "/api/v1/invitations",
             {"email": "x@example.test"},

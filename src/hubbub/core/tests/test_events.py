@@ -91,8 +91,10 @@ def test_an_event_without_a_kind_is_a_programming_error(workspace: Workspace) ->
 def test_the_stream_query_respects_workspace_team_and_person(workspace: Workspace) -> None:
     other = Workspace.objects.create(name="O", slug="o")
     publish(Pinged(note="everyone"), workspace_id=workspace.pk)
-    publish(Pinged(note="team 1"), workspace_id=workspace.pk, team_id=1)
-    publish(Pinged(note="team 2"), workspace_id=workspace.pk, team_id=2)
+    publish(Pinged(note="team 1"), workspace_id=workspace.pk, team_ids=[1])
+    publish(Pinged(note="team 2"), workspace_id=workspace.pk, team_ids=[2])
+    publish(Pinged(note="teams 2 and 11"), workspace_id=workspace.pk, team_ids=[2, 11])
+    publish(Pinged(note="no team: leads only"), workspace_id=workspace.pk, team_ids=[])
     publish(Pinged(note="for user 7"), workspace_id=workspace.pk, user_id=7)
     publish(Pinged(note="other brand"), workspace_id=other.pk)
 
@@ -100,6 +102,38 @@ def test_the_stream_query_respects_workspace_team_and_person(workspace: Workspac
         return [e.payload["note"] for e in events_for(audience=audience, after_id=0)]
 
     agent = Audience(workspace_id=workspace.pk, user_id=7, team_ids=frozenset({1}))
+    other_agent = Audience(workspace_id=workspace.pk, user_id=9, team_ids=frozenset({1, 11}))
     lead = Audience(workspace_id=workspace.pk, user_id=8, team_ids=None)
     assert notes(agent) == ["everyone", "team 1", "for user 7"]
-    assert notes(lead) == ["everyone", "team 1", "team 2"]
+    # ",1," must not match inside ",11,": ids are matched whole.
+    assert notes(other_agent) == ["everyone", "team 1", "teams 2 and 11"]
+    assert notes(lead) == ["everyone", "team 1", "team 2", "teams 2 and 11", "no team: leads only"]
+
+
+def test_old_events_are_pruned_and_recent_ones_kept(workspace: Workspace) -> None:
+    import datetime as dt
+
+    from hubbub.core import clock
+    from hubbub.core.services import prune_events
+
+    old = publish(Pinged(note="yesterday"), workspace_id=workspace.pk)
+    EventRecord.objects.filter(pk=old.id).update(created_at=clock.now() - dt.timedelta(hours=25))
+    recent = publish(Pinged(note="now"), workspace_id=workspace.pk)
+    assert prune_events() == 1
+    assert list(EventRecord.objects.values_list("id", flat=True)) == [recent.id]
+
+
+def test_late_commits_are_found_behind_the_newest_id(workspace: Workspace) -> None:
+    import datetime as dt
+
+    from hubbub.core import clock
+    from hubbub.core.selectors import late_events_for
+
+    first = publish(Pinged(note="committed late"), workspace_id=workspace.pk)
+    second = publish(Pinged(note="seen"), workspace_id=workspace.pk)
+    audience = Audience(workspace_id=workspace.pk, user_id=1, team_ids=None)
+    since = clock.now() - dt.timedelta(seconds=10)
+    late = late_events_for(
+        audience=audience, after_id=0, upto_id=second.id, since=since, skip={second.id}
+    )
+    assert [event.id for event in late] == [first.id]
