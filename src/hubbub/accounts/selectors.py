@@ -102,7 +102,7 @@ def api_tokens_for(*, user: User) -> QuerySet[ApiToken]:
 def user_for_api_token(*, raw: str) -> tuple[User, ApiToken] | None:
     """The active user a live token belongs to; None for unknown, revoked or expired tokens."""
     token = (
-        ApiToken.objects.select_related("user", "user__profile")
+        ApiToken.objects.select_related("user", "user__profile", "user__workspace")
         .filter(token_hash=hash_secret(raw), revoked_at__isnull=True, user__is_active=True)
         .first()
     )

@@ -141,6 +141,33 @@ def invite_member(
 
 
 @transaction.atomic
+def start_workspace(*, name: str, admin_email: str, slug: str = "") -> tuple[Workspace, str]:
+    """Create a workspace and invite its first admin; returns the workspace and token.
+
+    This is the operator's way in (`hubbub manage create_workspace`): there is
+    no admin yet who could send the invitation.
+    """
+    from hubbub.accounts.tasks import send_invitation_email
+
+    workspace = create_workspace(name=name, slug=slug)
+    email = _clean_email(admin_email)
+    if User.objects.filter(email=email).exists():
+        raise Conflict(
+            "Someone with that email address already has an account.", code="email_taken"
+        )
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        workspace=workspace,
+        email=email,
+        role=Role.ADMIN,
+        token_hash=selectors.hash_secret(token),
+        expires_at=clock.now() + INVITATION_LIFETIME,
+    )
+    send_invitation_email.enqueue(invitation.pk, crypto.encrypt(token))
+    return workspace, token
+
+
+@transaction.atomic
 def accept_invitation(*, token: str, display_name: str, password: str) -> User:
     """Turn an invitation into an account. Raises Gone for used or expired links."""
     invitation = selectors.find_invitation(token=token)

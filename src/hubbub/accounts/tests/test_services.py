@@ -283,3 +283,15 @@ def test_a_small_file_claiming_a_huge_canvas_is_refused(cast: Cast) -> None:
     with pytest.raises(ValidationFailed) as error:
         services.set_avatar(actor=cast.cara, data=bomb)
     assert error.value.code == "avatar_too_large"
+
+
+def test_an_operator_starts_a_workspace_whose_first_admin_joins_by_invitation(db: None) -> None:
+    workspace, token = services.start_workspace(name="Acme Rail", admin_email="Boss@Acme.test")
+    run_jobs()
+    assert mail.outbox[0].to == ["boss@acme.test"]
+    admin = services.accept_invitation(
+        token=token, display_name="Boss", password="a-long-secret-pw"
+    )
+    assert (admin.workspace, admin.role) == (workspace, Role.ADMIN)
+    with pytest.raises(Conflict):
+        services.start_workspace(name="Acme Rail", admin_email="other@acme.test")

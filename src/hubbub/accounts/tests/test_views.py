@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -12,7 +13,7 @@ from PIL import Image
 
 from hubbub.accounts import services
 from hubbub.accounts.models import Invitation, Role, Team, User
-from hubbub.accounts.tests.factories import PASSWORD, Cast
+from hubbub.accounts.tests.factories import PASSWORD, Cast, UserFactory
 
 
 def sign_in(client: Client, user: User) -> None:
@@ -315,3 +316,44 @@ class TestSecurityHeaders:
             html = client.get(path).content.decode()
             assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None, path
             assert " style=" not in html
+
+
+class TestQueryCounts:
+    """Pages and API cost a fixed number of queries, however many people there are."""
+
+    def add_people(self, cast: Cast, count: int) -> None:
+        for n in range(count):
+            UserFactory(
+                email=f"extra{n}@brightwave.test",
+                workspace=cast.brightwave,
+                teams=[cast.care, cast.nights],
+            )
+
+    @pytest.mark.parametrize(
+        ("path", "queries"),
+        [
+            ("/inbox/", 2),
+            ("/settings/people/", 5),
+            ("/settings/teams/", 4),
+        ],
+    )
+    def test_shell_pages(
+        self, client: Client, cast: Cast, django_assert_num_queries: Any, path: str, queries: int
+    ) -> None:
+        sign_in(client, cast.ada)
+        client.get(path)
+        with django_assert_num_queries(queries):
+            client.get(path)
+        self.add_people(cast, 15)
+        with django_assert_num_queries(queries):
+            client.get(path)
+
+    def test_the_api(self, client: Client, cast: Cast, django_assert_num_queries: Any) -> None:
+        _, raw = services.create_api_token(actor=cast.ada, name="count")
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+        client.get("/api/v1/me", **headers)
+        with django_assert_num_queries(2):
+            client.get("/api/v1/me", **headers)
+        self.add_people(cast, 15)
+        with django_assert_num_queries(3):
+            client.get("/api/v1/people", **headers)
