@@ -13,7 +13,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from hubbub.accounts.models import ApiToken, Invitation, Role, Team, User
 from hubbub.core import clock
-from hubbub.core.errors import Forbidden, NotFound
+from hubbub.core.errors import Forbidden, Gone, NotFound
 from hubbub.core.types import Audience
 
 
@@ -88,11 +88,35 @@ def open_invitations(*, user: User) -> QuerySet[Invitation]:
     )
 
 
-def find_invitation(*, token: str) -> Invitation | None:
-    """The invitation a link's token belongs to, whatever its state."""
-    return (
-        Invitation.objects.select_related("workspace").filter(token_hash=hash_secret(token)).first()
-    )
+def access_invitation(*, token: str, for_update: bool = False) -> Invitation:
+    """The usable invitation a link's token belongs to.
+
+    Raises NotFound for a made-up token and Gone, with the reason, for one
+    that was used, withdrawn or has expired.
+    """
+    invitations = Invitation.objects.select_related("workspace")
+    if for_update:
+        invitations = invitations.select_for_update(of=("self",))
+    invitation = invitations.filter(token_hash=hash_secret(token)).first()
+    if invitation is None:
+        raise NotFound(
+            "This invitation link is not valid. Check that you copied all of it.",
+            code="invitation_invalid",
+        )
+    if invitation.accepted_at is not None:
+        raise Gone(
+            "This invitation has already been used. Sign in instead.", code="invitation_used"
+        )
+    if invitation.revoked_at is not None:
+        raise Gone(
+            "This invitation was withdrawn. Ask your admin for a new one.",
+            code="invitation_revoked",
+        )
+    if invitation.expires_at <= clock.now():
+        raise Gone(
+            "This invitation has expired. Ask your admin for a new one.", code="invitation_expired"
+        )
+    return invitation
 
 
 def api_tokens_for(*, user: User) -> QuerySet[ApiToken]:

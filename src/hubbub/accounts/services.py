@@ -22,7 +22,7 @@ from hubbub.accounts import avatars, permissions, selectors
 from hubbub.accounts.events import AgentStatusChanged, MemberJoined, TeamChanged
 from hubbub.accounts.models import AgentProfile, ApiToken, Invitation, Role, Status, Team, User
 from hubbub.core import clock, crypto
-from hubbub.core.errors import Conflict, Gone, NotFound, ValidationFailed
+from hubbub.core.errors import Conflict, NotFound, ValidationFailed
 from hubbub.core.events import publish
 from hubbub.core.models import Workspace
 
@@ -75,11 +75,7 @@ def create_member(
     validate_password: bool = True,
 ) -> User:
     """Create a person with their agent profile. The demo and invitations use this."""
-    email = _clean_email(email)
-    if User.objects.filter(email=email).exists():
-        raise Conflict(
-            "Someone with that email address already has an account.", code="email_taken"
-        )
+    email = _check_email_free(email)
     user = User(email=email, workspace=workspace, role=role)
     if validate_password:
         _check_password(password, user)
@@ -104,34 +100,31 @@ def _teams_in_workspace(workspace_id: int, team_ids: Iterable[int]) -> list[Team
     return teams
 
 
-@transaction.atomic
-def invite_member(
-    *, actor: User, email: str, role: Role, team_ids: Iterable[int] = ()
-) -> tuple[Invitation, str]:
-    """Invite someone by email. Returns the invitation and its one-time token.
-
-    The email goes out from a background job enqueued in this transaction.
-    """
-    from hubbub.accounts.tasks import send_invitation_email
-
-    permissions.check_can_manage_people(actor)
+def _check_email_free(email: str) -> str:
     email = _clean_email(email)
     if User.objects.filter(email=email).exists():
         raise Conflict(
             "Someone with that email address already has an account.", code="email_taken"
         )
-    teams = _teams_in_workspace(selectors.workspace_id_of(actor), team_ids)
-    # A new invitation replaces any open one for the same address.
+    return email
+
+
+def _send_invitation(
+    *, workspace_id: int, email: str, role: Role, teams: list[Team], invited_by: User | None
+) -> tuple[Invitation, str]:
+    """Store a new invitation (replacing any open one) and enqueue its email."""
+    from hubbub.accounts.tasks import send_invitation_email
+
     Invitation.objects.filter(
-        workspace_id=selectors.workspace_id_of(actor), email=email, accepted_at__isnull=True
+        workspace_id=workspace_id, email=email, accepted_at__isnull=True, revoked_at__isnull=True
     ).update(revoked_at=clock.now())
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
-        workspace_id=selectors.workspace_id_of(actor),
+        workspace_id=workspace_id,
         email=email,
         role=role,
         token_hash=selectors.hash_secret(token),
-        invited_by=actor,
+        invited_by=invited_by,
         expires_at=clock.now() + INVITATION_LIFETIME,
     )
     invitation.teams.set(teams)
@@ -141,52 +134,43 @@ def invite_member(
 
 
 @transaction.atomic
+def invite_member(
+    *, actor: User, email: str, role: Role, team_ids: Iterable[int] = ()
+) -> tuple[Invitation, str]:
+    """Invite someone by email. Returns the invitation and its one-time token.
+
+    The email goes out from a background job enqueued in this transaction.
+    """
+    permissions.check_can_manage_people(actor)
+    workspace_id = selectors.workspace_id_of(actor)
+    return _send_invitation(
+        workspace_id=workspace_id,
+        email=_check_email_free(email),
+        role=role,
+        teams=_teams_in_workspace(workspace_id, team_ids),
+        invited_by=actor,
+    )
+
+
+@transaction.atomic
 def start_workspace(*, name: str, admin_email: str, slug: str = "") -> tuple[Workspace, str]:
     """Create a workspace and invite its first admin; returns the workspace and token.
 
     This is the operator's way in (`hubbub manage create_workspace`): there is
     no admin yet who could send the invitation.
     """
-    from hubbub.accounts.tasks import send_invitation_email
-
+    email = _check_email_free(admin_email)
     workspace = create_workspace(name=name, slug=slug)
-    email = _clean_email(admin_email)
-    if User.objects.filter(email=email).exists():
-        raise Conflict(
-            "Someone with that email address already has an account.", code="email_taken"
-        )
-    token = secrets.token_urlsafe(32)
-    invitation = Invitation.objects.create(
-        workspace=workspace,
-        email=email,
-        role=Role.ADMIN,
-        token_hash=selectors.hash_secret(token),
-        expires_at=clock.now() + INVITATION_LIFETIME,
+    _, token = _send_invitation(
+        workspace_id=workspace.pk, email=email, role=Role.ADMIN, teams=[], invited_by=None
     )
-    send_invitation_email.enqueue(invitation.pk, crypto.encrypt(token))
     return workspace, token
 
 
 @transaction.atomic
 def accept_invitation(*, token: str, display_name: str, password: str) -> User:
     """Turn an invitation into an account. Raises Gone for used or expired links."""
-    invitation = selectors.find_invitation(token=token)
-    if invitation is None:
-        raise NotFound("This invitation link is not valid.", code="invitation_invalid")
-    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-    if invitation.accepted_at is not None:
-        raise Gone(
-            "This invitation has already been used. Sign in instead.", code="invitation_used"
-        )
-    if invitation.revoked_at is not None:
-        raise Gone(
-            "This invitation was withdrawn. Ask your admin for a new one.",
-            code="invitation_revoked",
-        )
-    if invitation.expires_at <= clock.now():
-        raise Gone(
-            "This invitation has expired. Ask your admin for a new one.", code="invitation_expired"
-        )
+    invitation = selectors.access_invitation(token=token, for_update=True)
     if not display_name.strip():
         raise ValidationFailed("Tell your customers what to call you.", field="display_name")
     user = create_member(

@@ -73,7 +73,15 @@ def _form_error(form: forms.Form, error: HubbubError) -> None:
 
 @require_http_methods(["GET", "POST"])
 def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
-    invitation = selectors.find_invitation(token=token)
+    try:
+        invitation = selectors.access_invitation(token=token)
+    except HubbubError as error:
+        return render(
+            request,
+            "accounts/invitation_invalid.html",
+            {"message": error.message},
+            status=error.status,
+        )
     form = AcceptInvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -83,40 +91,14 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
                 password=form.cleaned_data["password"],
             )
         except HubbubError as error:
-            if error.status in {404, 410}:
-                return render(
-                    request,
-                    "accounts/invitation_invalid.html",
-                    {"message": error.message},
-                    status=error.status,
-                )
             _form_error(form, error)
         else:
             login(request, user, backend="hubbub.accounts.backends.AccountBackend")
             messages.success(request, f"Welcome to {user.workspace}.")
             return redirect("web:inbox")
-    problem = _invitation_problem(invitation)
-    if problem:
-        return render(
-            request, "accounts/invitation_invalid.html", {"message": problem[1]}, status=problem[0]
-        )
     return render(
         request, "accounts/accept_invitation.html", {"form": form, "invitation": invitation}
     )
-
-
-def _invitation_problem(invitation: Any) -> tuple[int, str] | None:
-    from hubbub.core import clock
-
-    if invitation is None:
-        return 404, "This invitation link is not valid. Check that you copied all of it."
-    if invitation.accepted_at:
-        return 410, "This invitation has already been used. Sign in instead."
-    if invitation.revoked_at:
-        return 410, "This invitation was withdrawn. Ask your admin for a new one."
-    if invitation.expires_at <= clock.now():
-        return 410, "This invitation has expired. Ask your admin for a new one."
-    return None
 
 
 # --- profile and status -------------------------------------------------------
