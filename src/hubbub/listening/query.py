@@ -98,7 +98,17 @@ class Lexeme:
     kind: str  # "(", ")", "AND", "OR", "NOT", "NEAR", "PHRASE", "WORD", "FIELD"
     text: str
     position: int
-    KINDS: ClassVar[tuple[str, ...]] = ("(", ")", "AND", "OR", "NOT", "NEAR", "PHRASE", "WORD", "FIELD")
+    KINDS: ClassVar[tuple[str, ...]] = (
+        "(",
+        ")",
+        "AND",
+        "OR",
+        "NOT",
+        "NEAR",
+        "PHRASE",
+        "WORD",
+        "FIELD",
+    )
 
 
 _LEX = re.compile(
@@ -195,7 +205,9 @@ class _Parser:
     def parse_primary(self) -> Node:
         lexeme = self.peek()
         if lexeme is None:
-            raise QueryError("The query ends where a word, phrase or ( was expected", self.end_position())
+            raise QueryError(
+                "The query ends where a word, phrase or ( was expected", self.end_position()
+            )
         if lexeme.kind == "(":
             self.take()
             node = self.parse_or()
@@ -215,9 +227,11 @@ class _Parser:
         if lexeme is None or lexeme.kind != "NEAR":
             return left
         self.take()
-        distance = lexeme.text[len("NEAR/"):]
+        distance = lexeme.text[len("NEAR/") :]
         if not distance.isdigit() or not 0 < int(distance) <= MAX_NEAR:
-            raise QueryError(f"NEAR needs a distance from 1 to {MAX_NEAR}, as in NEAR/3", lexeme.position)
+            raise QueryError(
+                f"NEAR needs a distance from 1 to {MAX_NEAR}, as in NEAR/3", lexeme.position
+            )
         right_lexeme = self.peek()
         if right_lexeme is None or right_lexeme.kind not in {"WORD", "PHRASE"}:
             position = right_lexeme.position if right_lexeme else self.end_position()
@@ -225,7 +239,9 @@ class _Parser:
         right = self.parse_operand(self.take())
         following = self.peek()
         if following is not None and following.kind == "NEAR":
-            raise QueryError("NEAR cannot be chained; combine two NEARs with AND", following.position)
+            raise QueryError(
+                "NEAR cannot be chained; combine two NEARs with AND", following.position
+            )
         return Near(left, right, int(distance))
 
     def parse_operand(self, lexeme: Lexeme) -> Operand:
@@ -239,14 +255,18 @@ class _Parser:
             return self.parse_prefix(lexeme)
         tokens = tuple(tokenize(word))
         if not tokens:
-            raise QueryError(f"{word!r} has no letters, digits or emoji to look for", lexeme.position)
+            raise QueryError(
+                f"{word!r} has no letters, digits or emoji to look for", lexeme.position
+            )
         return Term(tokens[0]) if len(tokens) == 1 else Phrase(tokens)
 
     def parse_prefix(self, lexeme: Lexeme) -> Prefix:
         word = lexeme.text
         star = word.index("*")
         if star != len(word) - 1:
-            raise QueryError("A wildcard * can only end a word, as in refund*", lexeme.position + star)
+            raise QueryError(
+                "A wildcard * can only end a word, as in refund*", lexeme.position + star
+            )
         tokens = tokenize(word[:-1])
         if len(tokens) != 1 or tokens[0] != normalize(word[:-1]):
             raise QueryError("A wildcard needs a plain word before the *", lexeme.position)
@@ -267,15 +287,23 @@ class _Parser:
         if name == "site":
             value = value.removeprefix("www.").rstrip("/")
         if not value or any(ch.isspace() for ch in value):
-            raise QueryError(f"{name}: needs a value, as in {name}:{_EXAMPLES[name]}", lexeme.position)
+            raise QueryError(
+                f"{name}: needs a value, as in {name}:{_EXAMPLES[name]}", lexeme.position
+            )
         allowed = FIELD_VALUES.get(name)
         if allowed and value not in allowed:
             raise QueryError(f"{name}: can only be {' or '.join(allowed)}", lexeme.position)
         return Field(name, value)
 
 
-_EXAMPLES = {"lang": "en", "platform": "bluesky", "author": "handle", "site": "example.com",
-             "is": "reply", "has": "link"}
+_EXAMPLES = {
+    "lang": "en",
+    "platform": "bluesky",
+    "author": "handle",
+    "site": "example.com",
+    "is": "reply",
+    "has": "link",
+}
 
 
 def _flatten(kind: type[And] | type[Or], children: list[Node]) -> tuple[Node, ...]:
@@ -305,7 +333,9 @@ def _first_unanchored(node: Node) -> Node:
 def parse(text: str) -> Node:
     """Parse and validate a query. Raises QueryError pointing at the problem."""
     if len(text) > MAX_QUERY_LENGTH:
-        raise QueryError(f"A query can be at most {MAX_QUERY_LENGTH} characters long", MAX_QUERY_LENGTH)
+        raise QueryError(
+            f"A query can be at most {MAX_QUERY_LENGTH} characters long", MAX_QUERY_LENGTH
+        )
     node = _Parser(text).parse()
     if not _anchored(node):
         culprit = _first_unanchored(node)
@@ -335,7 +365,11 @@ def _render_operand(node: Operand) -> str:
 
 def _quote_if_needed(token: str) -> str:
     # A token that reads as an operator or field must be quoted to stay a word.
-    if token.upper() == token and token in _OPERATORS or _FIELD.match(token) or token.startswith("near/"):
+    if (
+        (token.upper() == token and token in _OPERATORS)
+        or _FIELD.match(token)
+        or token.startswith("near/")
+    ):
         return f'"{token}"'
     return token
 
@@ -352,5 +386,7 @@ def render(node: Node) -> str:
         child = render(node.child)
         return f"NOT ({child})" if isinstance(node.child, And | Or | Near) else f"NOT {child}"
     if isinstance(node, And):
-        return " AND ".join(f"({render(c)})" if isinstance(c, Or) else render(c) for c in node.children)
+        return " AND ".join(
+            f"({render(c)})" if isinstance(c, Or) else render(c) for c in node.children
+        )
     return " OR ".join(render(child) for child in node.children)

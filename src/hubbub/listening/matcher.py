@@ -1,0 +1,235 @@
+"""Match posts against many queries at once, by percolation.
+
+Each query compiles once to its syntax tree and a set of *required terms*:
+words (or word stems) of which every matching post must contain at least
+one (the presearcher idea of Lucene Monitor / Luwak). All required terms of
+all queries go into one index: a hash of whole tokens and a trie-like hash
+of stems by length. A post's tokens are looked up once in that index; only
+the queries they hit (the candidates) are evaluated in full.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from hubbub.listening.query import And, Field, Near, Node, Not, Operand, Or, Phrase, Prefix, Term
+from hubbub.listening.text import normalize, tokenize, urls_in
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """What the matcher needs of a post."""
+
+    text: str
+    lang: str = ""
+    platform: str = ""
+    author: str = ""
+    is_reply: bool = False
+    urls: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class PreparedPost:
+    """A post tokenised once, for every query that looks at it."""
+
+    post: Post
+    tokens: list[str]
+    token_set: frozenset[str]
+    sites: frozenset[str]
+    author: str
+    _positions: dict[str, list[int]] | None = field(default=None)
+
+    @classmethod
+    def of(cls, post: Post) -> PreparedPost:
+        tokens = tokenize(post.text)
+        urls = post.urls or tuple(urls_in(post.text))
+        return cls(
+            post=post,
+            tokens=tokens,
+            token_set=frozenset(tokens),
+            sites=frozenset(_host(url) for url in urls),
+            author=normalize(post.author).lstrip("@"),
+        )
+
+    def positions(self) -> dict[str, list[int]]:
+        """Where each token occurs; built only when a phrase or NEAR needs it."""
+        if self._positions is None:
+            found: dict[str, list[int]] = defaultdict(list)
+            for index, token in enumerate(self.tokens):
+                found[token].append(index)
+            self._positions = found
+        return self._positions
+
+
+def _host(url: str) -> str:
+    host = urlsplit(url if "://" in url else f"http://{url}").hostname or ""
+    return host.removeprefix("www.")
+
+
+# --- full evaluation --------------------------------------------------------------
+
+
+def _spans(node: Operand, post: PreparedPost) -> list[tuple[int, int]]:
+    """Where an operand occurs, as (first, last) token positions."""
+    if isinstance(node, Term):
+        return [(i, i) for i in post.positions().get(node.token, ())]
+    if isinstance(node, Prefix):
+        return [(i, i) for i, token in enumerate(post.tokens) if token.startswith(node.stem)]
+    first, *rest = node.tokens
+    width = len(node.tokens)
+    return [
+        (i, i + width - 1)
+        for i in post.positions().get(first, ())
+        if post.tokens[i + 1 : i + width] == rest
+    ]
+
+
+def _near(node: Near, post: PreparedPost) -> bool:
+    left, right = _spans(node.left, post), _spans(node.right, post)
+    # The distance is the number of words between the two, in either order.
+    return any(
+        (b_start - a_end - 1 if b_start > a_end else a_start - b_end - 1) <= node.distance
+        and not (a_start <= b_end and b_start <= a_end)
+        for a_start, a_end in left
+        for b_start, b_end in right
+    )
+
+
+def _field(node: Field, post: PreparedPost) -> bool:
+    name, value = node.name, node.value
+    if name == "lang":
+        lang = post.post.lang.lower()
+        return lang == value or lang.startswith(value + "-")
+    if name == "platform":
+        return post.post.platform.lower() == value
+    if name == "author":
+        return post.author == value
+    if name == "site":
+        return any(site == value or site.endswith("." + value) for site in post.sites)
+    if name == "is":
+        return post.post.is_reply
+    return bool(post.sites)  # has:link
+
+
+def evaluate(node: Node, post: PreparedPost) -> bool:
+    """Does this post match this query? The full semantics of the language."""
+    if isinstance(node, Term):
+        return node.token in post.token_set
+    if isinstance(node, Phrase):
+        return node.tokens[0] in post.token_set and bool(_spans(node, post))
+    if isinstance(node, Prefix):
+        return any(token.startswith(node.stem) for token in post.tokens)
+    if isinstance(node, Near):
+        return _near(node, post)
+    if isinstance(node, Field):
+        return _field(node, post)
+    if isinstance(node, Not):
+        return not evaluate(node.child, post)
+    if isinstance(node, And):
+        return all(evaluate(child, post) for child in node.children)
+    return any(evaluate(child, post) for child in node.children)
+
+
+# --- the presearcher ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Required:
+    """Every match contains one of `terms` or a word starting with one of `stems`."""
+
+    terms: frozenset[str]
+    stems: frozenset[str]
+
+    def cost(self) -> tuple[int, int]:
+        # Fewer alternatives and longer words hit fewer posts.
+        shortest = min((len(t) for t in self.terms | self.stems), default=0)
+        return (len(self.terms) + 4 * len(self.stems), -shortest)
+
+
+def required_terms(node: Node) -> Required | None:
+    """The presearch terms of a query; None where nothing is required (NOT, fields)."""
+    if isinstance(node, Term):
+        return Required(frozenset({node.token}), frozenset())
+    if isinstance(node, Phrase):
+        return Required(frozenset({max(node.tokens, key=len)}), frozenset())
+    if isinstance(node, Prefix):
+        return Required(frozenset(), frozenset({node.stem}))
+    if isinstance(node, Near):
+        sides = [r for r in (required_terms(node.left), required_terms(node.right)) if r]
+        return min(sides, key=Required.cost)
+    if isinstance(node, And):
+        found = [r for r in map(required_terms, node.children) if r is not None]
+        return min(found, key=Required.cost) if found else None
+    if isinstance(node, Or):
+        alternatives = [required_terms(child) for child in node.children]
+        if any(r is None for r in alternatives):
+            return None
+        return Required(
+            frozenset().union(*(r.terms for r in alternatives if r)),
+            frozenset().union(*(r.stems for r in alternatives if r)),
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledQuery:
+    key: int
+    node: Node
+    required: Required
+
+
+class Matcher:
+    """All enabled queries of a workspace, ready to match posts.
+
+    Build it once when queries change; `match` is safe to call from many
+    threads since nothing is mutated after construction.
+    """
+
+    def __init__(self, queries: Iterable[tuple[int, Node]]) -> None:
+        self.queries: list[CompiledQuery] = []
+        self._by_term: dict[str, list[int]] = defaultdict(list)
+        self._by_stem: dict[str, list[int]] = defaultdict(list)
+        for key, node in queries:
+            required = required_terms(node)
+            if required is None:
+                # The parser refuses such queries; a hand-built tree gets here.
+                raise ValueError(f"query {key} requires no word, so it cannot be presearched")
+            index = len(self.queries)
+            self.queries.append(CompiledQuery(key, node, required))
+            for term in required.terms:
+                self._by_term[term].append(index)
+            for stem in required.stems:
+                self._by_stem[stem].append(index)
+        self._stem_lengths = sorted({len(stem) for stem in self._by_stem})
+
+    def candidates(self, post: PreparedPost) -> set[int]:
+        """Indexes of the queries that might match: those whose required terms occur."""
+        found: set[int] = set()
+        by_term, by_stem, lengths = self._by_term, self._by_stem, self._stem_lengths
+        for token in post.token_set:
+            hit = by_term.get(token)
+            if hit:
+                found.update(hit)
+            for length in lengths:
+                if length > len(token):
+                    break
+                hit = by_stem.get(token[:length])
+                if hit:
+                    found.update(hit)
+        return found
+
+    def match_prepared(self, post: PreparedPost) -> list[int]:
+        queries = self.queries
+        return sorted(
+            queries[i].key for i in self.candidates(post) if evaluate(queries[i].node, post)
+        )
+
+    def match(self, post: Post) -> list[int]:
+        """The keys of the queries this post matches, in ascending order."""
+        return self.match_prepared(PreparedPost.of(post))
+
+    def match_many(self, posts: Sequence[Post]) -> list[list[int]]:
+        return [self.match(post) for post in posts]
