@@ -7,19 +7,21 @@ last line whose keys carry their units.
 from __future__ import annotations
 
 import argparse
+from importlib import import_module
+
+# name → (module, help)
+BENCHES = {
+    "web": ("hubbub.cli.bench_web", "pages and API under load, SQLite and PostgreSQL"),
+    "matcher": ("hubbub.cli.bench_matcher", "query matching: percolation against the naive way"),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
-    from hubbub.cli import bench_web
-
-    bench_web.add_arguments(
-        sub.add_parser("web", help="pages and API under load, SQLite and PostgreSQL")
-    )
+    for name, (module, help_text) in BENCHES.items():
+        import_module(module).add_arguments(sub.add_parser(name, help=help_text))
 
 
 def run(args: argparse.Namespace) -> int:
-    from hubbub.cli import bench_web
-
-    runners = {"web": bench_web.run}
-    return runners[args.bench](args)
+    result: int = import_module(BENCHES[args.bench][0]).run(args)
+    return result

@@ -10,12 +10,25 @@ the queries they hit (the candidates) are evaluated in full.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from hubbub.listening.query import And, Field, Near, Node, Not, Operand, Or, Phrase, Prefix, Term
+from hubbub.listening.query import (
+    MIN_PREFIX,
+    And,
+    Field,
+    Near,
+    Node,
+    Not,
+    Operand,
+    Or,
+    Phrase,
+    Prefix,
+    Term,
+)
 from hubbub.listening.text import normalize, tokenize, urls_in
 
 
@@ -121,7 +134,7 @@ def evaluate(node: Node, post: PreparedPost) -> bool:
     if isinstance(node, Phrase):
         return node.tokens[0] in post.token_set and bool(_spans(node, post))
     if isinstance(node, Prefix):
-        return any(token.startswith(node.stem) for token in post.tokens)
+        return any(token.startswith(node.stem) for token in post.token_set)
     if isinstance(node, Near):
         return _near(node, post)
     if isinstance(node, Field):
@@ -131,6 +144,51 @@ def evaluate(node: Node, post: PreparedPost) -> bool:
     if isinstance(node, And):
         return all(evaluate(child, post) for child in node.children)
     return any(evaluate(child, post) for child in node.children)
+
+
+Predicate = Callable[[PreparedPost], bool]
+
+
+def _words_of(node: Operand) -> set[str]:
+    """Whole words an operand cannot match without."""
+    if isinstance(node, Term):
+        return {node.token}
+    if isinstance(node, Phrase):
+        return set(node.tokens)
+    return set()
+
+
+def compile_query(node: Node) -> Predicate:
+    """The query as one closure: the same semantics as `evaluate`, without the
+    per-node type dispatch on every post (evaluation is the matcher's hot loop)."""
+    if isinstance(node, Term):
+        token = node.token
+        return lambda post: token in post.token_set
+    if isinstance(node, Phrase):
+        words = frozenset(node.tokens)
+        # Most candidates lack one of the words: find out before looking for the order.
+        return lambda post: words <= post.token_set and bool(_spans(node, post))
+    if isinstance(node, Prefix):
+        stem = node.stem
+        return lambda post: any(token.startswith(stem) for token in post.token_set)
+    if isinstance(node, Near):
+        needed = frozenset(_words_of(node.left) | _words_of(node.right))
+        return lambda post: needed <= post.token_set and _near(node, post)
+    if isinstance(node, Not):
+        inner = compile_query(node.child)
+        return lambda post: not inner(post)
+    if isinstance(node, And | Or):
+        parts = [compile_query(child) for child in node.children]
+        if isinstance(node, And):
+            if len(parts) == 2:
+                first, second = parts
+                return lambda post: first(post) and second(post)
+            return lambda post: all(part(post) for part in parts)
+        if len(parts) == 2:
+            first, second = parts
+            return lambda post: first(post) or second(post)
+        return lambda post: any(part(post) for part in parts)
+    return lambda post: evaluate(node, post)
 
 
 # --- the presearcher ---------------------------------------------------------------
@@ -143,28 +201,53 @@ class Required:
     terms: frozenset[str]
     stems: frozenset[str]
 
-    def cost(self) -> tuple[int, int]:
-        # Fewer alternatives and longer words hit fewer posts.
-        shortest = min((len(t) for t in self.terms | self.stems), default=0)
-        return (len(self.terms) + 4 * len(self.stems), -shortest)
+
+class Selectivity:
+    """How many posts a presearch term is expected to hit.
+
+    With word frequencies (from recent posts), the rarest alternatives win,
+    as in Luwak's term weighting; without, longer words are taken as rarer.
+    """
+
+    def __init__(self, frequencies: Mapping[str, int] | None = None) -> None:
+        self.frequencies = frequencies
+        self.sorted_words = sorted(frequencies) if frequencies else []
+
+    def of_term(self, term: str) -> float:
+        if self.frequencies is None:
+            return 1000.0 / (1 + len(term))
+        return float(self.frequencies.get(term, 0)) + 1.0
+
+    def of_stem(self, stem: str) -> float:
+        if self.frequencies is None:
+            return 4000.0 / (1 + len(stem))
+        start = bisect.bisect_left(self.sorted_words, stem)
+        end = bisect.bisect_left(self.sorted_words, stem + "\U0010ffff")
+        return 1.0 + sum(self.frequencies[word] for word in self.sorted_words[start:end])
+
+    def cost(self, required: Required) -> float:
+        return sum(map(self.of_term, required.terms)) + sum(map(self.of_stem, required.stems))
 
 
-def required_terms(node: Node) -> Required | None:
+def required_terms(node: Node, selectivity: Selectivity | None = None) -> Required | None:
     """The presearch terms of a query; None where nothing is required (NOT, fields)."""
+    weigh = selectivity or Selectivity()
     if isinstance(node, Term):
         return Required(frozenset({node.token}), frozenset())
     if isinstance(node, Phrase):
-        return Required(frozenset({max(node.tokens, key=len)}), frozenset())
+        return Required(frozenset({min(node.tokens, key=weigh.of_term)}), frozenset())
     if isinstance(node, Prefix):
         return Required(frozenset(), frozenset({node.stem}))
     if isinstance(node, Near):
-        sides = [r for r in (required_terms(node.left), required_terms(node.right)) if r]
-        return min(sides, key=Required.cost)
+        sides = [
+            r for r in (required_terms(node.left, weigh), required_terms(node.right, weigh)) if r
+        ]
+        return min(sides, key=weigh.cost)
     if isinstance(node, And):
-        found = [r for r in map(required_terms, node.children) if r is not None]
-        return min(found, key=Required.cost) if found else None
+        found = [r for r in (required_terms(child, weigh) for child in node.children) if r]
+        return min(found, key=weigh.cost) if found else None
     if isinstance(node, Or):
-        alternatives = [required_terms(child) for child in node.children]
+        alternatives = [required_terms(child, weigh) for child in node.children]
         if any(r is None for r in alternatives):
             return None
         return Required(
@@ -179,6 +262,7 @@ class CompiledQuery:
     key: int
     node: Node
     required: Required
+    predicate: Predicate
 
 
 class Matcher:
@@ -188,44 +272,51 @@ class Matcher:
     threads since nothing is mutated after construction.
     """
 
-    def __init__(self, queries: Iterable[tuple[int, Node]]) -> None:
+    def __init__(
+        self,
+        queries: Iterable[tuple[int, Node]],
+        *,
+        word_frequencies: Mapping[str, int] | None = None,
+    ) -> None:
+        selectivity = Selectivity(word_frequencies)
         self.queries: list[CompiledQuery] = []
         self._by_term: dict[str, list[int]] = defaultdict(list)
-        self._by_stem: dict[str, list[int]] = defaultdict(list)
+        # Stems are found by their first three characters, then checked in full:
+        # one dict lookup per word of a post, whatever the number of stems.
+        self._by_stem_head: dict[str, list[tuple[str, list[int]]]] = {}
+        by_stem: dict[str, list[int]] = defaultdict(list)
         for key, node in queries:
-            required = required_terms(node)
+            required = required_terms(node, selectivity)
             if required is None:
                 # The parser refuses such queries; a hand-built tree gets here.
                 raise ValueError(f"query {key} requires no word, so it cannot be presearched")
             index = len(self.queries)
-            self.queries.append(CompiledQuery(key, node, required))
+            self.queries.append(CompiledQuery(key, node, required, compile_query(node)))
             for term in required.terms:
                 self._by_term[term].append(index)
             for stem in required.stems:
-                self._by_stem[stem].append(index)
-        self._stem_lengths = sorted({len(stem) for stem in self._by_stem})
+                by_stem[stem].append(index)
+        for stem, indexes in by_stem.items():
+            self._by_stem_head.setdefault(stem[:MIN_PREFIX], []).append((stem, indexes))
 
     def candidates(self, post: PreparedPost) -> set[int]:
         """Indexes of the queries that might match: those whose required terms occur."""
         found: set[int] = set()
-        by_term, by_stem, lengths = self._by_term, self._by_stem, self._stem_lengths
+        by_term, by_stem_head = self._by_term, self._by_stem_head
         for token in post.token_set:
             hit = by_term.get(token)
             if hit:
                 found.update(hit)
-            for length in lengths:
-                if length > len(token):
-                    break
-                hit = by_stem.get(token[:length])
-                if hit:
-                    found.update(hit)
+            stems = by_stem_head.get(token[:MIN_PREFIX]) if by_stem_head else None
+            if stems:
+                for stem, indexes in stems:
+                    if token.startswith(stem):
+                        found.update(indexes)
         return found
 
     def match_prepared(self, post: PreparedPost) -> list[int]:
         queries = self.queries
-        return sorted(
-            queries[i].key for i in self.candidates(post) if evaluate(queries[i].node, post)
-        )
+        return sorted(queries[i].key for i in self.candidates(post) if queries[i].predicate(post))
 
     def match(self, post: Post) -> list[int]:
         """The keys of the queries this post matches, in ascending order."""

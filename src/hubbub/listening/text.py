@@ -28,19 +28,28 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", stripped).casefold().replace("’", "'")
 
 
-def _is_token(piece: str) -> bool:
-    if piece[0].isalnum() or piece[0] in "#@$_" or len(piece) > 1:
-        return True
+def _is_symbol(piece: str) -> bool:
     # A lone non-word character counts only when it is a symbol (emoji, ™…),
     # not punctuation.
-    return unicodedata.category(piece).startswith("S")
+    return unicodedata.category(piece)[0] == "S"
+
+
+def _may_have_url(text: str) -> bool:
+    return "http" in text or "www." in text or "HTTP" in text or "WWW." in text
 
 
 def tokenize(text: str) -> list[str]:
     """The normalised tokens of a text, in order; URLs are not words."""
-    plain = _URL.sub(" ", text)
-    return [piece for piece in _TOKEN.findall(normalize(plain)) if _is_token(piece)]
+    if _may_have_url(text):
+        text = _URL.sub(" ", text)
+    # Most pieces are words (longer than one character, or alphanumeric):
+    # those short-circuit before the Unicode category lookup.
+    return [
+        piece
+        for piece in _TOKEN.findall(normalize(text))
+        if len(piece) > 1 or piece.isalnum() or piece == "_" or _is_symbol(piece)
+    ]
 
 
 def urls_in(text: str) -> list[str]:
-    return _URL.findall(text)
+    return _URL.findall(text) if _may_have_url(text) else []
