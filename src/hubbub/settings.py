@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "hubbub.core",
     "hubbub.accounts",
+    "hubbub.listening",
     "hubbub.web",
     "hubbub.api",
 ]

@@ -6,6 +6,7 @@ from hubbub.api.api import api
 urlpatterns = [
     path("", include(auth_urlpatterns)),
     path("", include("hubbub.accounts.urls")),
+    path("", include("hubbub.listening.urls")),
     path("", include("hubbub.web.urls")),
     path("api/v1/", api.urls),
 ]

@@ -7,14 +7,11 @@ form errors or messages; nothing here writes to the database directly.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -32,41 +29,9 @@ from hubbub.accounts.forms import (
     TeamForm,
     TeamMembersForm,
 )
+from hubbub.accounts.http import add_form_error, current_user, member_required
 from hubbub.accounts.models import Role, Status, User
 from hubbub.core.errors import HubbubError
-
-View = Callable[..., HttpResponse]
-
-
-def member_required(view: View) -> View:
-    """Signed in and belonging to a workspace."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if getattr(request.user, "workspace_id", None) is None:
-            return render(
-                request,
-                "web/error.html",
-                {
-                    "title": "No workspace",
-                    "message": "Your account does not belong to a workspace.",
-                },
-                status=403,
-            )
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
-def _form_error(form: forms.Form, error: HubbubError) -> None:
-    form.add_error(error.field if error.field in form.fields else None, error.message)
-
 
 # --- invitations -------------------------------------------------------------
 
@@ -91,7 +56,7 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
                 password=form.cleaned_data["password"],
             )
         except HubbubError as error:
-            _form_error(form, error)
+            add_form_error(form, error)
         else:
             login(request, user, backend="hubbub.accounts.backends.AccountBackend")
             messages.success(request, f"Welcome to {user.workspace}.")
@@ -107,7 +72,7 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
 @member_required
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     current = user.profile
     initial = {
         "display_name": current.display_name,
@@ -128,7 +93,7 @@ def profile(request: HttpRequest) -> HttpResponse:
                 languages=form.language_list(),
             )
         except HubbubError as error:
-            _form_error(form, error)
+            add_form_error(form, error)
         else:
             messages.success(request, "Profile saved.")
             return redirect("accounts:profile")
@@ -153,7 +118,11 @@ def upload_avatar(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:profile")
     # Read one byte past the limit: enough to know it is too large.
     data = form.cleaned_data["avatar"].read(limit + 1)
-    _run(request, lambda: services.set_avatar(actor=_user(request), data=data), "Photo updated.")
+    _run(
+        request,
+        lambda: services.set_avatar(actor=current_user(request), data=data),
+        "Photo updated.",
+    )
     return redirect("accounts:profile")
 
 
@@ -163,7 +132,7 @@ def change_status(request: HttpRequest) -> HttpResponse:
     form = StatusForm(request.POST)
     if not form.is_valid():
         return HttpResponse("Unknown status.", status=400)
-    user = _user(request)
+    user = current_user(request)
     services.set_status(actor=user, status=Status(form.cleaned_data["status"]))
     user.profile.refresh_from_db()
     if request.htmx:  # type: ignore[attr-defined]
@@ -181,7 +150,7 @@ def change_status(request: HttpRequest) -> HttpResponse:
 
 @member_required
 def people(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     context = {
         "section": "people",
         "members": selectors.visible_members(user=user),
@@ -200,7 +169,7 @@ def people(request: HttpRequest) -> HttpResponse:
 @member_required
 @require_http_methods(["GET", "POST"])
 def invite(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     if not permissions.can_manage_people(user):
         return render(
             request,
@@ -219,7 +188,7 @@ def invite(request: HttpRequest) -> HttpResponse:
                 team_ids=[team.pk for team in form.cleaned_data["teams"]],
             )
         except HubbubError as error:
-            _form_error(form, error)
+            add_form_error(form, error)
         else:
             messages.success(request, f"Invitation sent to {invitation.email}.")
             return redirect("accounts:people")
@@ -231,7 +200,9 @@ def invite(request: HttpRequest) -> HttpResponse:
 def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
     _run(
         request,
-        lambda: services.revoke_invitation(actor=_user(request), invitation_id=invitation_id),
+        lambda: services.revoke_invitation(
+            actor=current_user(request), invitation_id=invitation_id
+        ),
         "Invitation withdrawn.",
     )
     return redirect("accounts:people")
@@ -245,7 +216,9 @@ def change_role(request: HttpRequest, member_id: int) -> HttpResponse:
         _run(
             request,
             lambda: services.change_role(
-                actor=_user(request), member_id=member_id, role=Role(form.cleaned_data["role"])
+                actor=current_user(request),
+                member_id=member_id,
+                role=Role(form.cleaned_data["role"]),
             ),
             "Role changed.",
         )
@@ -261,7 +234,7 @@ def set_active(request: HttpRequest, member_id: int) -> HttpResponse:
     _run(
         request,
         lambda: services.set_member_active(
-            actor=_user(request), member_id=member_id, active=active
+            actor=current_user(request), member_id=member_id, active=active
         ),
         "Reactivated." if active else "Deactivated: they can no longer sign in.",
     )
@@ -284,13 +257,13 @@ def _run(request: HttpRequest, action: Callable[[], object], success: str) -> bo
 @member_required
 @require_http_methods(["GET", "POST"])
 def teams(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             team = services.save_team(actor=user, **form.cleaned_data)
         except HubbubError as error:
-            _form_error(form, error)
+            add_form_error(form, error)
         else:
             messages.success(request, f"{team.name} created.")
             return redirect("accounts:team", team_id=team.pk)
@@ -309,7 +282,7 @@ def teams(request: HttpRequest) -> HttpResponse:
 @member_required
 @require_http_methods(["GET", "POST"])
 def team(request: HttpRequest, team_id: int) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     team = selectors.access_team(user=user, team_id=team_id)
     assert user.workspace_id is not None
     details = TeamForm(
@@ -355,7 +328,7 @@ def _save_team(
                 member_ids=[m.pk for m in members.cleaned_data["members"]],
             )
     except HubbubError as error:
-        _form_error(form, error)
+        add_form_error(form, error)
         return False
     messages.success(request, "Team saved.")
     return True
@@ -366,7 +339,7 @@ def _save_team(
 def delete_team(request: HttpRequest, team_id: int) -> HttpResponse:
     if _run(
         request,
-        lambda: services.delete_team(actor=_user(request), team_id=team_id),
+        lambda: services.delete_team(actor=current_user(request), team_id=team_id),
         "Team deleted.",
     ):
         return redirect("accounts:teams")
@@ -379,14 +352,14 @@ def delete_team(request: HttpRequest, team_id: int) -> HttpResponse:
 @member_required
 @require_http_methods(["GET", "POST"])
 def tokens(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     form = ApiTokenForm(request.POST or None)
     new_token = None
     if request.method == "POST" and form.is_valid():
         try:
             _, new_token = services.create_api_token(actor=user, **form.cleaned_data)
         except HubbubError as error:
-            _form_error(form, error)
+            add_form_error(form, error)
         else:
             form = ApiTokenForm()
     return render(
@@ -406,7 +379,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
     _run(
         request,
-        lambda: services.revoke_api_token(actor=_user(request), token_id=token_id),
+        lambda: services.revoke_api_token(actor=current_user(request), token_id=token_id),
         "Token revoked: it stops working at once.",
     )
     return redirect("accounts:tokens")

@@ -13,6 +13,7 @@ from ninja.openapi.docs import Swagger
 from hubbub.accounts.api import router as accounts_router
 from hubbub.api.auth import api_auth
 from hubbub.core.errors import HubbubError
+from hubbub.listening.api import router as listening_router
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 api.add_router("/", accounts_router)
+api.add_router("/listening", listening_router)
 
 
 def error_response(
@@ -58,7 +60,9 @@ def error_response(
 
 @api.exception_handler(HubbubError)
 def on_domain_error(request: HttpRequest, error: HubbubError) -> HttpResponse:
-    extra = {"field": error.field} if error.field else {}
+    extra: dict[str, object] = {"field": error.field} if error.field else {}
+    if error.details:
+        extra["details"] = error.details
     return error_response(request, error.status, error.code, error.message, **extra)
 
 

@@ -12,11 +12,20 @@ class HubbubError(Exception):
     status = 400
     default_code = "invalid"
 
-    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        details: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code
         self.field = field
+        # Machine-readable specifics, such as where in a query the problem is.
+        self.details = details or {}
 
 
 class ValidationFailed(HubbubError):

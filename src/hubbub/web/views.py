@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from hubbub.accounts.views import member_required
+from hubbub.accounts.http import member_required
 
 # What each area will hold, said plainly on its empty state until it does.
 AREA_COPY = {
@@ -22,9 +22,10 @@ AREA_COPY = {
     ),
     "listening": (
         "Listening",
-        "No sources connected",
+        "No mentions yet",
         "Listening finds every public mention of your brand on Bluesky, Mastodon, "
-        "Reddit, Hacker News, blogs and review sites.",
+        "Reddit, Hacker News, blogs and review sites. Mentions that match your queries "
+        "appear here once a source is connected.",
     ),
     "knowledge": (
         "Knowledge",
@@ -49,6 +50,10 @@ AREA_COPY = {
 }
 
 
+# Areas whose page has sibling pages: (label, URL name), the first is the area page.
+AREA_TABS = {"listening": [("Mentions", "web:listening"), ("Queries", "listening:queries")]}
+
+
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("web:inbox")
 
@@ -59,7 +64,13 @@ def area(request: HttpRequest, area: str) -> HttpResponse:
     return render(
         request,
         "web/area.html",
-        {"area": area, "title": title, "empty_title": empty_title, "empty_text": empty_text},
+        {
+            "area": area,
+            "title": title,
+            "empty_title": empty_title,
+            "empty_text": empty_text,
+            "tabs": AREA_TABS.get(area, []),
+        },
     )
 
 

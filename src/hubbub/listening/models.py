@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models.functions import Lower
+
+from hubbub.accounts.models import Team, User
+from hubbub.core.fields import EncryptedTextField
+from hubbub.core.models import Workspace
+
+
+class SourceKind(models.TextChoices):
+    REPLAY = "replay", "Replay (CSV or JSON Lines)"
+    BLUESKY = "bluesky", "Bluesky"
+    MASTODON = "mastodon", "Mastodon"
+    REDDIT = "reddit", "Reddit"
+    HACKERNEWS = "hackernews", "Hacker News"
+    RSS = "rss", "RSS / Atom"
+
+
+class SourceStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    FAILING = "failing", "Failing"
+
+
+class Source(models.Model):
+    """Somewhere Hubbub listens: a platform account, a feed, a replay file."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="sources")
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=SourceKind.choices)
+    settings = models.JSONField(default=dict, blank=True)
+    credentials = EncryptedTextField(blank=True, default="")
+    # Where the source resumes after a restart; written in the same
+    # transaction as the items it covers ("accepted means committed").
+    cursor = models.TextField(blank=True, default="")
+    status = models.CharField(
+        max_length=10, choices=SourceStatus.choices, default=SourceStatus.ACTIVE
+    )
+    last_error = models.TextField(blank=True, default="")
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    error_count = models.PositiveIntegerField(default=0)
+    rate_limited_until = models.DateTimeField(null=True, blank=True)
+    accepted_count = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QueryKind(models.TextChoices):
+    BRAND = "brand", "Brand"
+    PRODUCT = "product", "Product"
+    COMPETITOR = "competitor", "Competitor"
+    CAMPAIGN = "campaign", "Campaign"
+
+
+class Query(models.Model):
+    """A saved listening query in the query language (`hubbub.listening.query`)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="queries")
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=12, choices=QueryKind.choices, default=QueryKind.BRAND)
+    expression = models.TextField(max_length=4096)
+    enabled = models.BooleanField(default=True)
+    owner_team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="queries"
+    )
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        verbose_name_plural = "queries"
+        constraints = [
+            models.UniqueConstraint(
+                "workspace", Lower("name"), name="query_name_unique_in_workspace"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Mention(models.Model):
+    """One public post that matched a query: what triage and care work on."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="mentions")
+    source = models.ForeignKey(
+        Source, on_delete=models.SET_NULL, null=True, related_name="mentions"
+    )
+    platform = models.CharField(max_length=20)
+    external_id = models.CharField(max_length=255)
+    url = models.URLField(max_length=2000, blank=True)
+    author_handle = models.CharField(max_length=255, blank=True)
+    author_name = models.CharField(max_length=255, blank=True)
+    author_external_id = models.CharField(max_length=255, blank=True)
+    # The author's reach when the post was fetched, for influence scoring.
+    author_followers = models.PositiveIntegerField(null=True, blank=True)
+    author_following = models.PositiveIntegerField(null=True, blank=True)
+    text = models.TextField()
+    html = models.TextField(blank=True)  # sanitised with nh3, where the platform gives HTML
+    lang = models.CharField(max_length=16, blank=True)
+    posted_at = models.DateTimeField()
+    fetched_at = models.DateTimeField(auto_now_add=True)
+    reply_to_external_id = models.CharField(max_length=255, blank=True)
+    thread_root_external_id = models.CharField(max_length=255, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    normalized_text = models.TextField(blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    simhash = models.BigIntegerField(null=True, blank=True)  # 64-bit, stored signed
+    duplicate_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates"
+    )
+    queries = models.ManyToManyField(Query, related_name="mentions", blank=True)
+    # Filled by triage (issue: intelligence) and routing.
+    sentiment = models.CharField(max_length=10, blank=True)
+    sentiment_confidence = models.FloatField(null=True, blank=True)
+    intent = models.CharField(max_length=20, blank=True)
+    intent_confidence = models.FloatField(null=True, blank=True)
+    urgency = models.FloatField(null=True, blank=True)
+    priority = models.FloatField(null=True, blank=True)
+    model_version = models.CharField(max_length=40, blank=True)
+    team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-posted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "platform", "external_id"], name="mention_unique_per_platform"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "-posted_at"], name="mention_recent"),
+            models.Index(fields=["workspace", "content_hash"], name="mention_content_hash"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.external_id}"

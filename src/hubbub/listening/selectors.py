@@ -1,0 +1,82 @@
+"""Reads of the listening app, scoped to what the reader may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from hubbub.accounts import selectors as accounts
+from hubbub.accounts.models import Role, User
+from hubbub.core.errors import NotFound
+from hubbub.listening.matcher import Matcher, Post
+from hubbub.listening.models import Mention, Query
+from hubbub.listening.query import Node
+
+
+def visible_queries(*, user: User) -> QuerySet[Query]:
+    """Leads, admins and read-only people see every query; others those of their teams."""
+    queries = Query.objects.filter(workspace_id=accounts.workspace_id_of(user)).select_related(
+        "owner_team"
+    )
+    if not Role(user.role).sees_every_team:
+        queries = queries.filter(
+            Q(owner_team__isnull=True) | Q(owner_team_id__in=accounts.own_team_ids(user))
+        )
+    return queries
+
+
+def access_query(*, user: User, query_id: int) -> Query:
+    try:
+        return visible_queries(user=user).get(pk=query_id)
+    except Query.DoesNotExist as error:
+        raise NotFound("No such query.", code="query_not_found") from error
+
+
+def visible_mentions(*, user: User) -> QuerySet[Mention]:
+    mentions = Mention.objects.filter(workspace_id=accounts.workspace_id_of(user))
+    if not Role(user.role).sees_every_team:
+        mentions = mentions.filter(
+            Q(team__isnull=True) | Q(team_id__in=accounts.own_team_ids(user))
+        )
+    return mentions
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    scanned: int
+    matched: list[Mention]
+    match_count: int
+
+
+def preview_matches(*, user: User, query: Node, scan: int = 2000, show: int = 10) -> Preview:
+    """What a query would match among the newest stored mentions the reader may see."""
+    matcher = Matcher([(0, query)])
+    recent = list(
+        visible_mentions(user=user)
+        .only(
+            "id",
+            "text",
+            "lang",
+            "platform",
+            "author_handle",
+            "reply_to_external_id",
+            "url",
+            "posted_at",
+        )
+        .order_by("-posted_at", "-id")[:scan]
+    )
+    matched = [
+        mention
+        for mention in recent
+        if matcher.match(
+            Post(
+                text=mention.text,
+                lang=mention.lang,
+                platform=mention.platform,
+                author=mention.author_handle,
+                is_reply=bool(mention.reply_to_external_id),
+            )
+        )
+    ]
+    return Preview(scanned=len(recent), matched=matched[:show], match_count=len(matched))

@@ -1,0 +1,125 @@
+"""Pages for listening queries: the list, the editor, and the as-you-type check."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from hubbub.accounts import permissions
+from hubbub.accounts.http import add_form_error, current_user, member_required
+from hubbub.accounts.selectors import workspace_id_of
+from hubbub.core.errors import HubbubError
+from hubbub.listening import selectors, services
+from hubbub.listening.forms import ExpressionForm, QueryForm
+from hubbub.listening.models import QueryKind
+from hubbub.listening.query import render as render_query
+
+
+@member_required
+def queries(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    return render(
+        request,
+        "listening/queries.html",
+        {
+            "area": "listening",
+            "title": "Listening",
+            "queries": selectors.visible_queries(user=user),
+            "can_manage": permissions.can_manage_teams(user),
+        },
+    )
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def query_editor(request: HttpRequest, query_id: int | None = None) -> HttpResponse:
+    user = current_user(request)
+    query = selectors.access_query(user=user, query_id=query_id) if query_id else None
+    initial = (
+        {}
+        if query is None
+        else {
+            "name": query.name,
+            "kind": query.kind,
+            "expression": query.expression,
+            "owner_team": query.owner_team_id,
+            "enabled": query.enabled,
+        }
+    )
+    form = QueryForm(request.POST or None, initial=initial, workspace_id=workspace_id_of(user))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            saved = services.save_query(
+                actor=user,
+                name=data["name"],
+                kind=QueryKind(data["kind"]),
+                expression=data["expression"],
+                enabled=data["enabled"],
+                owner_team_id=data["owner_team"].pk if data["owner_team"] else None,
+                query_id=query_id,
+            )
+        except HubbubError as error:
+            add_form_error(form, error)
+        else:
+            messages.success(request, f"Query “{saved.name}” saved.")
+            return redirect("listening:queries")
+    return render(
+        request,
+        "listening/query_form.html",
+        {
+            "area": "listening",
+            "title": "Listening",
+            "form": form,
+            "query": query,
+            "can_manage": permissions.can_manage_teams(user),
+            "check": _check(request, form["expression"].value() or ""),
+        },
+    )
+
+
+@member_required
+@require_POST
+def check_query(request: HttpRequest) -> HttpResponse:
+    """The live check under the editor: valid or where it is wrong, and a preview."""
+    form = ExpressionForm(request.POST)
+    expression = (
+        form.cleaned_data["expression"] if form.is_valid() else request.POST.get("expression", "")
+    )
+    return render(
+        request, "listening/query_form.html#query-check", {"check": _check(request, expression)}
+    )
+
+
+def _check(request: HttpRequest, expression: str) -> dict[str, object]:
+    if not expression.strip():
+        return {"empty": True}
+    try:
+        node = services.check_expression(expression)
+    except HubbubError as error:
+        position = int(str(error.details.get("position", 0)))
+        line_start = expression.rfind("\n", 0, position) + 1
+        line_end = expression.find("\n", position)
+        line = expression[line_start : line_end if line_end != -1 else len(expression)]
+        return {
+            "error": error.message,
+            "line": line[:200],
+            "caret": " " * min(position - line_start, 200) + "^",
+            "position": position + 1,
+        }
+    preview = selectors.preview_matches(user=current_user(request), query=node)
+    return {"ok": True, "canonical": render_query(node), "preview": preview}
+
+
+@member_required
+@require_POST
+def delete_query(request: HttpRequest, query_id: int) -> HttpResponse:
+    try:
+        services.delete_query(actor=current_user(request), query_id=query_id)
+    except HubbubError as error:
+        messages.error(request, error.message)
+        return redirect("listening:query", query_id=query_id)
+    messages.success(request, "Query deleted.")
+    return redirect("listening:queries")
