@@ -96,6 +96,8 @@ def test_presence_changes_show_up_live_in_another_tab(
 SHELL_PAGES = [
     "/inbox/",
     "/listening/",
+    "/listening/queries/",
+    "/listening/queries/new/",
     "/settings/profile/",
     "/settings/people/",
     "/settings/people/invite/",
@@ -145,3 +147,25 @@ def test_the_pages_run_under_the_content_security_policy_without_violations(
     for path in SHELL_PAGES:
         page.goto(live_hubbub.url + path)
     assert blocked == []
+
+
+def test_the_query_editor_checks_as_you_type(
+    page: Any, live_hubbub: RunningServer, committed_cast: Cast
+) -> None:
+    sign_in(page, live_hubbub, committed_cast.lee)
+    page.goto(live_hubbub.url + "/listening/queries/new/")
+    page.fill("#id_name", "Outages")
+    editor = page.locator("#id_expression")
+    editor.fill('"brightwave broadband" AND (outage OR down')
+    expect(page.locator("#query-check")).to_contain_text("never closed")
+    screenshot(page, "query-editor-error")
+    editor.fill('"Brightwave broadband" AND (outage OR down) NOT test')
+    expect(page.locator("#query-check")).to_contain_text("Valid.")
+    expect(page.locator("#query-check")).to_contain_text(
+        '"brightwave broadband" AND (outage OR down) AND NOT test'
+    )
+    screenshot(page, "query-editor-valid")
+    page.click("text=Save query")
+    page.wait_for_url("**/listening/queries/")
+    expect(page.locator("table.table")).to_contain_text("Outages")
+    screenshot(page, "queries")

@@ -68,16 +68,20 @@ def create_member(
     *,
     workspace: Workspace,
     email: str,
-    password: str,
+    password: str | None,
     display_name: str,
     role: Role = Role.AGENT,
     teams: Iterable[Team] = (),
     validate_password: bool = True,
 ) -> User:
-    """Create a person with their agent profile. The demo and invitations use this."""
+    """Create a person with their agent profile. The demo and invitations use this.
+
+    password None leaves the account without a usable password (it cannot sign
+    in until one is set).
+    """
     email = _check_email_free(email)
     user = User(email=email, workspace=workspace, role=role)
-    if validate_password:
+    if validate_password and password is not None:
         _check_password(password, user)
     user.set_password(password)
     try:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from hubbub.accounts import services as accounts
 from hubbub.accounts.models import AgentProfile, Role, Status, Team, TeamKind, User
 from hubbub.core.models import Workspace
+from hubbub.listening import services as listening
+from hubbub.listening.models import QueryKind
 
 DEMO_SLUG = "brightwave"
 DEMO_PASSWORD = "brightwave-demo-2026"  # noqa: S105 - printed for the demo on purpose
@@ -82,7 +85,46 @@ def seed_demo(*, seed: int = 7) -> list[DemoLogin]:
     if workspace is None:
         workspace = accounts.create_workspace(name="Brightwave", slug=DEMO_SLUG)
         _create_people(workspace, rng)
+        # One (deliberately slow) password hash for every demo account.
+        User.objects.filter(workspace=workspace).update(password=make_password(DEMO_PASSWORD))
+        _create_queries(workspace)
     return demo_logins(workspace)
+
+
+QUERIES = [
+    (
+        "Brightwave brand",
+        QueryKind.BRAND,
+        'brightwave OR @brightwave OR #brightwave OR "bright wave broadband"',
+        "Social Care",
+    ),
+    (
+        "Outages and speed",
+        QueryKind.PRODUCT,
+        '(brightwave OR @brightwave) AND (outage OR down OR slow* OR "no signal" OR disconnect*)',
+        "Social Care",
+    ),
+    (
+        "Billing trouble",
+        QueryKind.PRODUCT,
+        "(brightwave OR @brightwave) AND (bill* OR refund* OR charge* OR overcharg*) NOT job*",
+        "Social Care",
+    ),
+    ("Competitors", QueryKind.COMPETITOR, '(fibrelink OR skynest OR "orbit mobile") lang:en', None),
+]
+
+
+def _create_queries(workspace: Workspace) -> None:
+    lead = User.objects.get(email=f"lead@{DOMAIN}")
+    teams = {team.name: team.pk for team in Team.objects.filter(workspace=workspace)}
+    for name, kind, expression, team in QUERIES:
+        listening.save_query(
+            actor=lead,
+            name=name,
+            kind=kind,
+            expression=expression,
+            owner_team_id=teams[team] if team else None,
+        )
 
 
 def _create_people(workspace: Workspace, rng: random.Random) -> None:
@@ -112,7 +154,7 @@ def _create_people(workspace: Workspace, rng: random.Random) -> None:
         user = accounts.create_member(
             workspace=workspace,
             email=email,
-            password=DEMO_PASSWORD,
+            password=None,  # set for everyone at once below
             display_name=name,
             role=role,
             teams=member_of,

@@ -1,0 +1,31 @@
+"""The demo workspace is generated through the real services, once."""
+
+from __future__ import annotations
+
+import pytest
+
+from hubbub.accounts.models import Role, User
+from hubbub.demo.seed import seed_demo
+from hubbub.listening.models import Query
+from hubbub.listening.query import parse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_demo_has_one_login_per_role_and_valid_queries() -> None:
+    logins = seed_demo()
+    assert [login.role for login in logins] == [
+        r.label for r in (Role.ADMIN, Role.LEAD, Role.AGENT, Role.DEPARTMENT, Role.READONLY)
+    ]
+    assert User.objects.count() == 18
+    queries = list(Query.objects.all())
+    assert len(queries) == 4
+    for query in queries:
+        parse(query.expression)
+    assert User.objects.get(email="agent@brightwave.example").check_password("brightwave-demo-2026")
+
+
+def test_seeding_twice_changes_nothing() -> None:
+    seed_demo()
+    seed_demo()
+    assert User.objects.count() == 18
