@@ -11,3 +11,12 @@ class QueriesChanged(Event):
 
     kind = "queries_changed"
     query_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MentionsArrived(Event):
+    """New matched mentions were stored (the first 200 ids of the batch)."""
+
+    kind = "mentions_arrived"
+    mention_ids: list[int]
+    count: int

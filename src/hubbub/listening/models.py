@@ -52,6 +52,43 @@ class Source(models.Model):
         return self.name
 
 
+class InboundPost(models.Model):
+    """A post a source handed over, stored before anything else happens to it.
+
+    Accepting a batch writes these rows and the source's cursor in one
+    transaction: once accepted, a post is never lost, and a restart resumes
+    from the cursor. The pipeline marks each row processed in the same
+    transaction that stores its mention (or decides it matched nothing).
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="inbound")
+    platform = models.CharField(max_length=20)
+    external_id = models.CharField(max_length=255)
+    post = models.JSONField()  # the RawPost, as hubbub.listening.types.raw_post_to_json writes it
+    accepted_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "platform", "external_id"], name="inbound_unique_per_platform"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                name="inbound_unprocessed",
+                condition=models.Q(processed_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.external_id}"
+
+
 class QueryKind(models.TextChoices):
     BRAND = "brand", "Brand"
     PRODUCT = "product", "Product"

@@ -1,6 +1,9 @@
-"""Writes of the listening app: queries (sources and mentions come with the pipeline)."""
+"""Writes of the listening app: queries, and accepting what sources hand over."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
@@ -11,8 +14,9 @@ from hubbub.core.errors import Conflict, NotFound, ValidationFailed
 from hubbub.core.events import publish
 from hubbub.listening import selectors
 from hubbub.listening.events import QueriesChanged
-from hubbub.listening.models import Query, QueryKind
+from hubbub.listening.models import InboundPost, Query, QueryKind, Source
 from hubbub.listening.query import Node, QueryError, parse
+from hubbub.listening.types import RawPost, raw_post_to_json
 
 
 def check_expression(expression: str) -> Node:
@@ -79,3 +83,48 @@ def delete_query(*, actor: User, query_id: int) -> None:
     query = selectors.access_query(user=actor, query_id=query_id)
     query.delete()
     publish(QueriesChanged(query_id=query_id), workspace_id=accounts.workspace_id_of(actor))
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    new: int
+    repeated: int
+
+
+@transaction.atomic
+def accept_posts(*, source_id: int, posts: Sequence[RawPost], cursor: str) -> Accepted:
+    """Store a source's batch and its new cursor in one transaction.
+
+    Once this returns, the posts are safe: a crash anywhere later resumes
+    from the stored rows, and the source resumes from the stored cursor.
+    Posts already accepted (at-least-once delivery) are counted, not stored again.
+    """
+    source = Source.objects.select_for_update().get(pk=source_id)
+    unique: dict[tuple[str, str], RawPost] = {}
+    for post in posts:
+        if post.workspace_id != source.workspace_id:
+            raise ValidationFailed("A post for another workspace reached this source.")
+        unique.setdefault((post.platform, post.external_id), post)
+    known = set(
+        InboundPost.objects.filter(
+            workspace_id=source.workspace_id,
+            external_id__in=[external_id for _, external_id in unique],
+        ).values_list("platform", "external_id")
+    )
+    rows = [
+        InboundPost(
+            workspace_id=source.workspace_id,
+            source=source,
+            platform=platform,
+            external_id=external_id,
+            post=raw_post_to_json(post),
+        )
+        for (platform, external_id), post in unique.items()
+        if (platform, external_id) not in known
+    ]
+    # ignore_conflicts: another process may accept the same post at this moment.
+    InboundPost.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    source.cursor = cursor
+    source.accepted_count += len(rows)
+    source.save(update_fields=["cursor", "accepted_count", "updated_at"])
+    return Accepted(new=len(rows), repeated=len(posts) - len(rows))

@@ -55,3 +55,18 @@ class DedupedPost:
     # (SimHash within a few bits, within the time window); kept, but grouped.
     duplicate_of: str | None = None
     near_duplicate: bool = False
+
+
+def raw_post_to_json(post: RawPost) -> dict[str, Any]:
+    """A RawPost as JSON-safe data (stored in InboundPost.post, sent over Redis)."""
+    data = {name: getattr(post, name) for name in RawPost.__dataclass_fields__}
+    data["posted_at"] = post.posted_at.isoformat()
+    data["expanded_urls"] = list(post.expanded_urls)
+    return data
+
+
+def raw_post_from_json(data: dict[str, Any]) -> RawPost:
+    values = dict(data)
+    values["posted_at"] = dt.datetime.fromisoformat(values["posted_at"])
+    values["expanded_urls"] = tuple(values.get("expanded_urls") or ())
+    return RawPost(**{k: v for k, v in values.items() if k in RawPost.__dataclass_fields__})

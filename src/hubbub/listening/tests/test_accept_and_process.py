@@ -1,0 +1,164 @@
+"""Accepting a batch stores it with its cursor; processing turns matches into mentions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from hubbub.accounts.tests.factories import Cast
+from hubbub.core.errors import ValidationFailed
+from hubbub.core.models import EventRecord
+from hubbub.listening import services
+from hubbub.listening.models import InboundPost, Mention, QueryKind, Source, SourceKind
+from hubbub.listening.pipeline.process import PipelineState, process_pending
+from hubbub.listening.types import RawPost
+
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+
+
+def raw(source: Source, external_id: str, text: str, minutes: int = 0, **extra: object) -> RawPost:
+    return RawPost(
+        workspace_id=source.workspace_id,
+        source_id=source.pk,
+        platform="bluesky",
+        external_id=external_id,
+        text=text,
+        posted_at=NOW + dt.timedelta(minutes=minutes),
+        **extra,
+    )  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def source(cast: Cast) -> Source:
+    return Source.objects.create(workspace=cast.brightwave, name="Bluesky", kind=SourceKind.BLUESKY)
+
+
+class TestAccept:
+    def test_a_batch_and_its_cursor_are_stored_together(self, source: Source) -> None:
+        result = services.accept_posts(
+            source_id=source.pk,
+            cursor="cursor-2",
+            posts=[
+                raw(source, "a", "first"),
+                raw(source, "b", "second"),
+                raw(source, "a", "first again"),
+            ],
+        )
+        assert (result.new, result.repeated) == (2, 1)
+        source.refresh_from_db()
+        assert (source.cursor, source.accepted_count) == ("cursor-2", 2)
+        again = services.accept_posts(
+            source_id=source.pk, cursor="cursor-3", posts=[raw(source, "b", "second")]
+        )
+        assert (again.new, again.repeated) == (0, 1)
+        assert InboundPost.objects.count() == 2
+
+    def test_a_bad_batch_stores_neither_posts_nor_cursor(self, cast: Cast, source: Source) -> None:
+        foreign = RawPost(
+            workspace_id=cast.elsewhere.pk,
+            source_id=source.pk,
+            platform="bluesky",
+            external_id="x",
+            text="x",
+            posted_at=NOW,
+        )
+        with pytest.raises(ValidationFailed):
+            services.accept_posts(
+                source_id=source.pk, cursor="moved", posts=[raw(source, "ok", "fine"), foreign]
+            )
+        source.refresh_from_db()
+        assert source.cursor == ""
+        assert not InboundPost.objects.exists()
+
+
+class TestProcess:
+    def test_matched_posts_become_mentions_with_their_queries(
+        self, cast: Cast, source: Source
+    ) -> None:
+        brand = services.save_query(
+            actor=cast.lee,
+            name="Brand",
+            kind=QueryKind.BRAND,
+            expression="brightwave OR @brightwave",
+        )
+        outage = services.save_query(
+            actor=cast.lee,
+            name="Outage",
+            kind=QueryKind.PRODUCT,
+            expression="brightwave (down OR outage)",
+        )
+        news = "Brightwave is down in Leeds again, no updates at all from anyone"
+        services.accept_posts(
+            source_id=source.pk,
+            cursor="1",
+            posts=[
+                raw(source, "1", news, author_handle="maya.example", lang="en"),
+                raw(source, "2", "Nice weather today"),
+                raw(source, "3", f"RT @maya: {news}", minutes=1),
+                raw(source, "4", "@Brightwave thanks for the quick fix!", minutes=2),
+            ],
+        )
+        result = process_pending(state=PipelineState())
+        assert (result.inbound, result.mentions) == (4, 3)
+        mentions = {m.external_id: m for m in Mention.objects.prefetch_related("queries")}
+        assert set(mentions) == {"1", "3", "4"}
+        assert {q.pk for q in mentions["1"].queries.all()} == {brand.pk, outage.pk}
+        assert {q.pk for q in mentions["4"].queries.all()} == {brand.pk}
+        assert mentions["3"].duplicate_of == mentions["1"]
+        assert mentions["1"].author_handle == "maya.example"
+        assert not InboundPost.objects.filter(processed_at__isnull=True).exists()
+        arrived = EventRecord.objects.get(kind="mentions_arrived")
+        assert arrived.payload["count"] == 3
+
+    def test_processing_again_changes_nothing(self, cast: Cast, source: Source) -> None:
+        services.save_query(
+            actor=cast.lee, name="Brand", kind=QueryKind.BRAND, expression="brightwave"
+        )
+        services.accept_posts(
+            source_id=source.pk, cursor="1", posts=[raw(source, "1", "brightwave!")]
+        )
+        state = PipelineState()
+        process_pending(state=state)
+        InboundPost.objects.update(processed_at=None)  # as if the commit was lost after storing
+        process_pending(state=state)
+        process_pending(state=PipelineState())
+        assert Mention.objects.count() == 1
+
+    def test_a_changed_query_is_used_for_the_next_batch(self, cast: Cast, source: Source) -> None:
+        query = services.save_query(
+            actor=cast.lee, name="Q", kind=QueryKind.BRAND, expression="router"
+        )
+        state = PipelineState()
+        services.accept_posts(
+            source_id=source.pk, cursor="1", posts=[raw(source, "1", "modem died")]
+        )
+        process_pending(state=state)
+        services.save_query(
+            actor=cast.lee, name="Q", kind=QueryKind.BRAND, expression="modem", query_id=query.pk
+        )
+        services.accept_posts(
+            source_id=source.pk, cursor="2", posts=[raw(source, "2", "modem died again")]
+        )
+        process_pending(state=state)
+        assert list(Mention.objects.values_list("external_id", flat=True)) == ["2"]
+
+    def test_hostile_posts_are_stored_safely(self, cast: Cast, source: Source) -> None:
+        services.save_query(actor=cast.lee, name="Q", kind=QueryKind.BRAND, expression="brightwave")
+        services.accept_posts(
+            source_id=source.pk,
+            cursor="1",
+            posts=[
+                raw(
+                    source,
+                    "1",
+                    "brightwave <script>alert(1)</script>",
+                    html='<p>brightwave <img src=x onerror="alert(1)"></p>',
+                ),
+                raw(source, "2", "brightwave " + "😀" * 60_000),
+            ],
+        )
+        process_pending(state=PipelineState())
+        first = Mention.objects.get(external_id="1")
+        assert "onerror" not in first.html
+        assert len(Mention.objects.get(external_id="2").text) <= 40_000
