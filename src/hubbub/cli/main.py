@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("hubbub.cli.worker", "run background jobs"),
     "doctor": ("hubbub.cli.doctor", "check configuration, database, Redis and migrations"),
     "bench": ("hubbub.cli.bench", "measure hot paths and print the figures"),
+    "replay": ("hubbub.cli.replay", "feed a CSV or JSON Lines file of posts through listening"),
     "manage": ("hubbub.cli.manage", "run one of Django's management commands"),
 }
 

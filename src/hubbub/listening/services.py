@@ -10,11 +10,12 @@ from django.db import IntegrityError, transaction
 from hubbub.accounts import permissions
 from hubbub.accounts import selectors as accounts
 from hubbub.accounts.models import Team, User
+from hubbub.core import clock
 from hubbub.core.errors import Conflict, NotFound, ValidationFailed
 from hubbub.core.events import publish
 from hubbub.listening import selectors
 from hubbub.listening.events import QueriesChanged
-from hubbub.listening.models import InboundPost, Query, QueryKind, Source
+from hubbub.listening.models import InboundPost, Query, QueryKind, Source, SourceKind
 from hubbub.listening.query import Node, QueryError, parse
 from hubbub.listening.types import RawPost, raw_post_to_json
 
@@ -128,3 +129,30 @@ def accept_posts(*, source_id: int, posts: Sequence[RawPost], cursor: str) -> Ac
     source.accepted_count += len(rows)
     source.save(update_fields=["cursor", "accepted_count", "updated_at"])
     return Accepted(new=len(rows), repeated=len(posts) - len(rows))
+
+
+@transaction.atomic
+def record_source_problems(*, source_id: int, problems: Sequence[str]) -> None:
+    """Count bad input on a source and keep the latest message; the rest goes on."""
+    source = Source.objects.select_for_update().get(pk=source_id)
+    source.error_count += len(problems)
+    source.last_error = problems[-1][:2000]
+    source.last_error_at = clock.now()
+    source.save(update_fields=["error_count", "last_error", "last_error_at", "updated_at"])
+
+
+@transaction.atomic
+def ensure_source(
+    *, workspace_id: int, name: str, kind: SourceKind, settings: dict[str, object]
+) -> Source:
+    """The workspace's source of that name, created or with its settings replaced.
+
+    Operators' way to set up a source from the command line (`hubbub replay`).
+    """
+    source, created = Source.objects.select_for_update().get_or_create(
+        workspace_id=workspace_id, name=name, defaults={"kind": kind, "settings": settings}
+    )
+    if not created and (source.kind != kind or source.settings != settings):
+        source.kind, source.settings = kind, settings
+        source.save(update_fields=["kind", "settings", "updated_at"])
+    return source
