@@ -47,7 +47,11 @@ class Seen:
 
 @dataclass
 class DedupeIndex:
-    """Recent posts per workspace, for the dedupe stage. Not thread-safe: one per runner."""
+    """Recent posts per workspace, for the dedupe stage. Not thread-safe: one per runner.
+
+    The window slides with the newest post time seen: a post older than
+    that by more than the window (a late backfill) is compared with nothing.
+    """
 
     window: dt.timedelta = WINDOW
     max_entries: int = MAX_ENTRIES

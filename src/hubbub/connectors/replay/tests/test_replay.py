@@ -125,7 +125,7 @@ def test_the_replay_command_runs_posts_through_listening(
         tmp_path / "p.jsonl",
         [
             {"id": "1", "text": "Brightwave is down", "created_at": "2026-11-01T10:00:00Z"},
-            {"id": "2", "text": "Nothing to see"},
+            {"id": "2", "text": "Nothing to see", "created_at": "2026-11-01T10:01:00Z"},
             {"id": "3", "text": "RT @x: Brightwave is down", "created_at": "2026-11-01T10:05:00Z"},
         ],
     )
