@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from hubbub.accounts import selectors as accounts
 from hubbub.accounts.models import Role, User
@@ -80,3 +80,13 @@ def preview_matches(*, user: User, query: Node, scan: int = 2000, show: int = 10
         )
     ]
     return Preview(scanned=len(recent), matched=matched[:show], match_count=len(matched))
+
+
+def recent_mentions(*, user: User, limit: int = 50) -> QuerySet[Mention]:
+    """The newest mentions the reader may see, with what the list shows loaded up front."""
+    return (
+        visible_mentions(user=user)
+        .prefetch_related("queries")
+        .annotate(duplicate_count=Count("duplicates"))
+        .order_by("-posted_at", "-id")[:limit]
+    )

@@ -123,3 +123,17 @@ def delete_query(request: HttpRequest, query_id: int) -> HttpResponse:
         return redirect("listening:query", query_id=query_id)
     messages.success(request, "Query deleted.")
     return redirect("listening:queries")
+
+
+@member_required
+def mentions(request: HttpRequest) -> HttpResponse:
+    """The Listening page: the newest matched mentions, refreshed live as more arrive."""
+    user = current_user(request)
+    context = {
+        "area": "listening",
+        "title": "Listening",
+        "mentions": selectors.recent_mentions(user=user),
+    }
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "listening/mentions.html#mention-list", context)
+    return render(request, "listening/mentions.html", context)

@@ -1,7 +1,11 @@
 from django.urls import path
 
+from hubbub.listening import views as listening_views
 from hubbub.web import stream, views
 from hubbub.web.context_processors import AREAS
+
+# Areas that have their own page; the rest show their empty state.
+AREA_PAGES = {"listening": listening_views.mentions}
 
 app_name = "web"
 
@@ -9,5 +13,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("events/stream", stream.stream, name="stream"),
     path("avatars/<str:name>", views.avatar, name="avatar"),
-    *[path(f"{key}/", views.area, {"area": key}, name=key) for key, _label, _keys in AREAS],
+    *[
+        path(f"{key}/", AREA_PAGES[key], name=key)
+        if key in AREA_PAGES
+        else path(f"{key}/", views.area, {"area": key}, name=key)
+        for key, _label, _keys in AREAS
+    ],
 ]

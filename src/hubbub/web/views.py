@@ -20,13 +20,6 @@ AREA_COPY = {
         "Conversations from social mentions, email and web chat land here, "
         "newest and most urgent first. Connect a source in Listening to start.",
     ),
-    "listening": (
-        "Listening",
-        "No mentions yet",
-        "Listening finds every public mention of your brand on Bluesky, Mastodon, "
-        "Reddit, Hacker News, blogs and review sites. Mentions that match your queries "
-        "appear here once a source is connected.",
-    ),
     "knowledge": (
         "Knowledge",
         "No articles yet",
@@ -50,10 +43,6 @@ AREA_COPY = {
 }
 
 
-# Areas whose page has sibling pages: (label, URL name), the first is the area page.
-AREA_TABS = {"listening": [("Mentions", "web:listening"), ("Queries", "listening:queries")]}
-
-
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("web:inbox")
 
@@ -69,7 +58,6 @@ def area(request: HttpRequest, area: str) -> HttpResponse:
             "title": title,
             "empty_title": empty_title,
             "empty_text": empty_text,
-            "tabs": AREA_TABS.get(area, []),
         },
     )
 

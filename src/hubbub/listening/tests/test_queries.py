@@ -167,3 +167,41 @@ class TestApi:
         assert created.status_code == 201
         theirs = QueryFactory(workspace=cast.elsewhere)
         assert client.get(f"/api/v1/listening/queries/{theirs.pk}", **headers).status_code == 404
+
+
+class TestMentionsPage:
+    def test_the_newest_mentions_of_the_workspace_with_their_queries(
+        self, client: Client, cast: Cast, django_assert_max_num_queries: object
+    ) -> None:
+        query = QueryFactory(workspace=cast.brightwave, name="Brand")
+        first = MentionFactory(workspace=cast.brightwave, text="Brightwave <b>down</b> again")
+        first.queries.add(query)
+        copy = MentionFactory(
+            workspace=cast.brightwave, text="RT Brightwave down again", duplicate_of=first
+        )
+        MentionFactory(workspace=cast.elsewhere, text="the other brand's mention")
+        for n in range(10):
+            MentionFactory(workspace=cast.brightwave, text=f"filler {n}").queries.add(query)
+        sign_in(client, cast.lee)
+        with django_assert_max_num_queries(5):  # type: ignore[operator]
+            page = client.get("/listening/").content.decode()
+        assert "Brightwave &lt;b&gt;down&lt;/b&gt; again" in page
+        assert "1 copy" in page
+        assert copy.text in page
+        assert "other brand" not in page
+
+    def test_an_agent_sees_mentions_routed_to_their_teams_and_unrouted_ones(
+        self, client: Client, cast: Cast
+    ) -> None:
+        MentionFactory(workspace=cast.brightwave, text="for care", team=cast.care)
+        MentionFactory(workspace=cast.brightwave, text="for nights", team=cast.nights)
+        MentionFactory(workspace=cast.brightwave, text="not routed yet")
+        sign_in(client, cast.cara)
+        page = client.get("/listening/").content.decode()
+        assert "for care" in page
+        assert "not routed yet" in page
+        assert "for nights" not in page
+
+    def test_an_empty_workspace_says_how_mentions_arrive(self, client: Client, cast: Cast) -> None:
+        sign_in(client, cast.cara)
+        assert "No mentions yet" in client.get("/listening/").content.decode()
