@@ -101,7 +101,8 @@ def _spans(node: Operand, post: PreparedPost) -> list[tuple[int, int]]:
 
 
 def _near(node: Near, post: PreparedPost) -> bool:
-    left, right = _spans(node.left, post), _spans(node.right, post)
+    left = [span for operand in node.left for span in _spans(operand, post)]
+    right = [span for operand in node.right for span in _spans(operand, post)]
     # The distance is the number of words between the two, in either order.
     return any(
         (b_start - a_end - 1 if b_start > a_end else a_start - b_end - 1) <= node.distance
@@ -172,7 +173,10 @@ def compile_query(node: Node) -> Predicate:
         stem = node.stem
         return lambda post: any(token.startswith(stem) for token in post.token_set)
     if isinstance(node, Near):
-        needed = frozenset(_words_of(node.left) | _words_of(node.right))
+        # Words every match needs: those of single-operand sides.
+        needed = frozenset().union(
+            *(_words_of(side[0]) for side in (node.left, node.right) if len(side) == 1)
+        )
         return lambda post: needed <= post.token_set and _near(node, post)
     if isinstance(node, Not):
         inner = compile_query(node.child)
@@ -239,10 +243,12 @@ def required_terms(node: Node, selectivity: Selectivity | None = None) -> Requir
     if isinstance(node, Prefix):
         return Required(frozenset(), frozenset({node.stem}))
     if isinstance(node, Near):
+        # Either side will do; a side of alternatives needs one of them.
         sides = [
-            r for r in (required_terms(node.left, weigh), required_terms(node.right, weigh)) if r
+            required_terms(Or(side) if len(side) > 1 else side[0], weigh)
+            for side in (node.left, node.right)
         ]
-        return min(sides, key=weigh.cost)
+        return min((side for side in sides if side), key=weigh.cost)
     if isinstance(node, And):
         found = [r for r in (required_terms(child, weigh) for child in node.children) if r]
         return min(found, key=weigh.cost) if found else None

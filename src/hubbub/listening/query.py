@@ -60,8 +60,10 @@ class Prefix:
 
 @dataclass(frozen=True, slots=True)
 class Near:
-    left: Term | Phrase | Prefix
-    right: Term | Phrase | Prefix
+    """Any of `left` within `distance` words of any of `right`, in either order."""
+
+    left: tuple[Term | Phrase | Prefix, ...]
+    right: tuple[Term | Phrase | Prefix, ...]
     distance: int
 
 
@@ -209,34 +211,45 @@ class _Parser:
                 "The query ends where a word, phrase or ( was expected", self.end_position()
             )
         if lexeme.kind == "(":
-            self.take()
-            node = self.parse_or()
-            closing = self.peek()
-            if closing is None or closing.kind != ")":
-                raise QueryError("This parenthesis is never closed", lexeme.position)
-            self.take()
+            node = self.parse_group()
+            following = self.peek()
+            if following is not None and following.kind == "NEAR":
+                return self.parse_near(_operand_group(node, lexeme.position))
             return node
         if lexeme.kind == "FIELD":
             return self.parse_field(self.take())
         if lexeme.kind in {"WORD", "PHRASE"}:
-            return self.parse_near(self.parse_operand(self.take()))
+            operand = self.parse_operand(self.take())
+            following = self.peek()
+            if following is not None and following.kind == "NEAR":
+                return self.parse_near((operand,))
+            return operand
         raise QueryError(f"Expected a word, phrase or ( but found {lexeme.text!r}", lexeme.position)
 
-    def parse_near(self, left: Operand) -> Node:
-        lexeme = self.peek()
-        if lexeme is None or lexeme.kind != "NEAR":
-            return left
+    def parse_group(self) -> Node:
+        opening = self.take()
+        node = self.parse_or()
+        closing = self.peek()
+        if closing is None or closing.kind != ")":
+            raise QueryError("This parenthesis is never closed", opening.position)
         self.take()
+        return node
+
+    def parse_near(self, left: tuple[Operand, ...]) -> Node:
+        lexeme = self.take()
         distance = lexeme.text[len("NEAR/") :]
         if not distance.isdigit() or not 0 < int(distance) <= MAX_NEAR:
             raise QueryError(
                 f"NEAR needs a distance from 1 to {MAX_NEAR}, as in NEAR/3", lexeme.position
             )
         right_lexeme = self.peek()
-        if right_lexeme is None or right_lexeme.kind not in {"WORD", "PHRASE"}:
+        if right_lexeme is None or right_lexeme.kind not in {"WORD", "PHRASE", "("}:
             position = right_lexeme.position if right_lexeme else self.end_position()
-            raise QueryError("NEAR joins two words or phrases", position)
-        right = self.parse_operand(self.take())
+            raise QueryError(NEAR_OPERANDS, position)
+        if right_lexeme.kind == "(":
+            right = _operand_group(self.parse_group(), right_lexeme.position)
+        else:
+            right = (self.parse_operand(self.take()),)
         following = self.peek()
         if following is not None and following.kind == "NEAR":
             raise QueryError(
@@ -294,6 +307,17 @@ class _Parser:
         if allowed and value not in allowed:
             raise QueryError(f"{name}: can only be {' or '.join(allowed)}", lexeme.position)
         return Field(name, value)
+
+
+NEAR_OPERANDS = "NEAR joins words, phrases or groups like (late OR slow)"
+
+
+def _operand_group(node: Node, position: int) -> tuple[Operand, ...]:
+    """The alternatives of a parenthesised group next to NEAR: words or phrases joined by OR."""
+    children = node.children if isinstance(node, Or) else (node,)
+    if not all(isinstance(child, Term | Phrase | Prefix) for child in children):
+        raise QueryError(NEAR_OPERANDS, position)
+    return tuple(child for child in children if isinstance(child, Term | Phrase | Prefix))
 
 
 _EXAMPLES = {
@@ -363,6 +387,12 @@ def _render_operand(node: Operand) -> str:
     return node.stem + "*"
 
 
+def _render_group(group: tuple[Operand, ...]) -> str:
+    if len(group) == 1:
+        return _render_operand(group[0])
+    return "(" + " OR ".join(_render_operand(operand) for operand in group) + ")"
+
+
 def _quote_if_needed(token: str) -> str:
     # A token that reads as an operator or field must be quoted to stay a word.
     if (
@@ -379,7 +409,7 @@ def render(node: Node) -> str:
     if isinstance(node, Term | Phrase | Prefix):
         return _render_operand(node)
     if isinstance(node, Near):
-        return f"{_render_operand(node.left)} NEAR/{node.distance} {_render_operand(node.right)}"
+        return f"{_render_group(node.left)} NEAR/{node.distance} {_render_group(node.right)}"
     if isinstance(node, Field):
         return f"{node.name}:{node.value}"
     if isinstance(node, Not):

@@ -37,8 +37,10 @@ def reference_match(node: Node, post: Post) -> bool:
     if isinstance(node, Term | Phrase | Prefix):
         return bool(occurrences(node, tokens))
     if isinstance(node, Near):
-        for a_start, a_end in occurrences(node.left, tokens):
-            for b_start, b_end in occurrences(node.right, tokens):
+        lefts = [span for operand in node.left for span in occurrences(operand, tokens)]
+        rights = [span for operand in node.right for span in occurrences(operand, tokens)]
+        for a_start, a_end in lefts:
+            for b_start, b_end in rights:
                 if a_end < b_start and b_start - a_end - 1 <= node.distance:
                     return True
                 if b_end < a_start and a_start - b_end - 1 <= node.distance:

@@ -37,7 +37,8 @@ terms = st.sampled_from(WORDS).map(Term)
 phrases = st.lists(st.sampled_from(WORDS), min_size=2, max_size=3).map(lambda ws: Phrase(tuple(ws)))
 prefixes = st.sampled_from(STEMS).map(Prefix)
 operands: st.SearchStrategy[Operand] = st.one_of(terms, phrases, prefixes)
-nears = st.builds(Near, operands, operands, st.integers(min_value=1, max_value=4))
+groups = st.lists(operands, min_size=1, max_size=2, unique=True).map(tuple)
+nears = st.builds(Near, groups, groups, st.integers(min_value=1, max_value=4))
 fields = st.one_of(
     st.sampled_from(["en", "fr", "de"]).map(lambda v: Field("lang", v)),
     st.sampled_from(["bluesky", "reddit"]).map(lambda v: Field("platform", v)),

@@ -49,7 +49,13 @@ class TestWhatQueriesMean:
         )
 
     def test_wildcards_near_and_emoji(self) -> None:
-        assert parse("refund* NEAR/3 late") == Near(Prefix("refund"), Term("late"), 3)
+        assert parse("refund* NEAR/3 late") == Near((Prefix("refund"),), (Term("late"),), 3)
+        assert parse("refund* NEAR/3 (late OR slow)") == Near(
+            (Prefix("refund"),), (Term("late"), Term("slow")), 3
+        )
+        assert parse('("no signal" OR outage) NEAR/2 leeds') == Near(
+            (Phrase(("no", "signal")), Term("outage")), (Term("leeds"),), 2
+        )
         assert parse("router 😡") == And((Term("router"), Term("😡")))
 
     def test_field_filters(self) -> None:
@@ -83,7 +89,9 @@ class TestWhatQueriesMean:
         ("ref*und", "can only end a word", 3),
         ("a NEAR/21 b", "from 1 to 20", 2),
         ("a NEAR/x b", "from 1 to 20", 2),
-        ("a NEAR/2 (b)", "joins two words", 9),
+        ("a NEAR/2 (b c)", "NEAR joins words", 9),
+        ("(a NOT b) NEAR/2 c", "NEAR joins words", 0),
+        ("a NEAR/2 lang:en", "NEAR joins words", 9),
         ("a NEAR/2 b NEAR/2 c", "cannot be chained", 11),
         ("(refund late", "never closed", 0),
         ('"refund late', "never closed", 0),
