@@ -26,14 +26,9 @@ from hubbub.accounts.schemas import (
     TokenOut,
     WorkspaceOut,
 )
+from hubbub.api.auth import api_user
 
 router = Router(tags=["people and teams"])
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.auth  # type: ignore[attr-defined]
-    assert isinstance(user, User)
-    return user
 
 
 def _avatar_url(profile: AgentProfile) -> str | None:
@@ -90,12 +85,12 @@ def _team(team: Team) -> TeamOut:
 
 @router.get("/me", response=MeOut, summary="The signed-in person")
 def get_me(request: HttpRequest) -> MeOut:
-    return _me(_actor(request))
+    return _me(api_user(request))
 
 
 @router.patch("/me", response=MeOut, summary="Change your own profile")
 def patch_me(request: HttpRequest, data: ProfileIn) -> MeOut:
-    actor = _actor(request)
+    actor = api_user(request)
     current = actor.profile
     services.update_profile(
         actor=actor,
@@ -113,7 +108,7 @@ def patch_me(request: HttpRequest, data: ProfileIn) -> MeOut:
 
 @router.put("/me/status", response=MeOut, summary="Set your presence")
 def put_status(request: HttpRequest, data: StatusIn) -> MeOut:
-    actor = _actor(request)
+    actor = api_user(request)
     services.set_status(actor=actor, status=data.status)
     actor.profile.refresh_from_db()
     return _me(actor)
@@ -121,32 +116,32 @@ def put_status(request: HttpRequest, data: StatusIn) -> MeOut:
 
 @router.get("/people", response=list[MemberOut], summary="People you may see")
 def list_people(request: HttpRequest) -> list[MemberOut]:
-    members = selectors.visible_members(user=_actor(request))
+    members = selectors.visible_members(user=api_user(request))
     return [_member(member) for member in members]
 
 
 @router.get("/people/{member_id}", response=MemberOut)
 def get_person(request: HttpRequest, member_id: int) -> MemberOut:
-    return _member(selectors.access_member(user=_actor(request), member_id=member_id))
+    return _member(selectors.access_member(user=api_user(request), member_id=member_id))
 
 
 @router.get("/teams", response=list[TeamOut], summary="Teams and departments you may see")
 def list_teams(request: HttpRequest) -> list[TeamOut]:
     return [
         _team(team)
-        for team in selectors.visible_teams(user=_actor(request)).prefetch_related("members")
+        for team in selectors.visible_teams(user=api_user(request)).prefetch_related("members")
     ]
 
 
 @router.get("/teams/{team_id}", response=TeamOut)
 def get_team(request: HttpRequest, team_id: int) -> TeamOut:
-    return _team(selectors.access_team(user=_actor(request), team_id=team_id))
+    return _team(selectors.access_team(user=api_user(request), team_id=team_id))
 
 
 @router.post("/teams", response={201: TeamOut}, summary="Create a team (admins and leads)")
 def create_team(request: HttpRequest, data: TeamIn) -> Reply[TeamOut]:
     team = services.save_team(
-        actor=_actor(request), name=data.name, kind=data.kind, description=data.description
+        actor=api_user(request), name=data.name, kind=data.kind, description=data.description
     )
     return Reply(201, _team(team))
 
@@ -154,7 +149,7 @@ def create_team(request: HttpRequest, data: TeamIn) -> Reply[TeamOut]:
 @router.put("/teams/{team_id}/members", response=TeamOut, summary="Replace a team's members")
 def put_team_members(request: HttpRequest, team_id: int, data: TeamMembersIn) -> TeamOut:
     team = services.set_team_members(
-        actor=_actor(request), team_id=team_id, member_ids=data.member_ids
+        actor=api_user(request), team_id=team_id, member_ids=data.member_ids
     )
     return _team(team)
 
@@ -162,7 +157,7 @@ def put_team_members(request: HttpRequest, team_id: int, data: TeamMembersIn) ->
 @router.post("/invitations", response={201: InvitationOut}, summary="Invite someone (admins)")
 def create_invitation(request: HttpRequest, data: InvitationIn) -> Reply[InvitationOut]:
     invitation, _token = services.invite_member(
-        actor=_actor(request), email=data.email, role=data.role, team_ids=data.team_ids
+        actor=api_user(request), email=data.email, role=data.role, team_ids=data.team_ids
     )
     return Reply(
         201,
@@ -188,18 +183,18 @@ def _token(token: ApiToken) -> TokenOut:
 
 @router.get("/tokens", response=list[TokenOut], summary="Your live API tokens")
 def list_tokens(request: HttpRequest) -> list[TokenOut]:
-    return [_token(token) for token in selectors.api_tokens_for(user=_actor(request))]
+    return [_token(token) for token in selectors.api_tokens_for(user=api_user(request))]
 
 
 @router.post("/tokens", response={201: NewTokenOut}, summary="Make a token (shown once)")
 def create_token(request: HttpRequest, data: TokenIn) -> Reply[NewTokenOut]:
     token, raw = services.create_api_token(
-        actor=_actor(request), name=data.name, expires_in_days=data.expires_in_days
+        actor=api_user(request), name=data.name, expires_in_days=data.expires_in_days
     )
     return Reply(201, NewTokenOut(**_token(token).model_dump(), token=raw))
 
 
 @router.delete("/tokens/{token_id}", response={204: None}, summary="Revoke a token")
 def delete_token(request: HttpRequest, token_id: int) -> Reply[None]:
-    services.revoke_api_token(actor=_actor(request), token_id=token_id)
+    services.revoke_api_token(actor=api_user(request), token_id=token_id)
     return Reply(204, None)

@@ -43,3 +43,10 @@ class WorkspaceSessionAuth(SessionAuth):
 
 
 api_auth: list[HttpBearer | APIKeyCookie] = [TokenAuth(), WorkspaceSessionAuth()]
+
+
+def api_user(request: HttpRequest) -> User:
+    """The person an authenticated API request acts as."""
+    user = request.auth  # type: ignore[attr-defined]
+    assert isinstance(user, User)
+    return user

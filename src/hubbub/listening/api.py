@@ -6,19 +6,13 @@ from django.http import HttpRequest
 from ninja import Router
 from ninja.responses import Status as Reply
 
-from hubbub.accounts.models import User
+from hubbub.api.auth import api_user
 from hubbub.listening import selectors, services
 from hubbub.listening.models import Query, QueryKind
 from hubbub.listening.query import render
 from hubbub.listening.schemas import CheckIn, CheckOut, QueryIn, QueryOut
 
 router = Router(tags=["listening"])
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.auth  # type: ignore[attr-defined]
-    assert isinstance(user, User)
-    return user
 
 
 def _query(query: Query) -> QueryOut:
@@ -35,7 +29,7 @@ def _query(query: Query) -> QueryOut:
 
 @router.get("/queries", response=list[QueryOut], summary="Listening queries you may see")
 def list_queries(request: HttpRequest) -> list[QueryOut]:
-    return [_query(q) for q in selectors.visible_queries(user=_actor(request))]
+    return [_query(q) for q in selectors.visible_queries(user=api_user(request))]
 
 
 @router.post(
@@ -43,7 +37,7 @@ def list_queries(request: HttpRequest) -> list[QueryOut]:
 )
 def check_query(request: HttpRequest, data: CheckIn) -> CheckOut:
     node = services.check_expression(data.expression)
-    preview = selectors.preview_matches(user=_actor(request), query=node)
+    preview = selectors.preview_matches(user=api_user(request), query=node)
     return CheckOut(
         canonical=render(node), preview_scanned=preview.scanned, preview_matches=preview.match_count
     )
@@ -51,13 +45,13 @@ def check_query(request: HttpRequest, data: CheckIn) -> CheckOut:
 
 @router.get("/queries/{query_id}", response=QueryOut)
 def get_query(request: HttpRequest, query_id: int) -> QueryOut:
-    return _query(selectors.access_query(user=_actor(request), query_id=query_id))
+    return _query(selectors.access_query(user=api_user(request), query_id=query_id))
 
 
 @router.post("/queries", response={201: QueryOut}, summary="Create a query (admins and leads)")
 def create_query(request: HttpRequest, data: QueryIn) -> Reply[QueryOut]:
     query = services.save_query(
-        actor=_actor(request),
+        actor=api_user(request),
         name=data.name,
         kind=data.kind,
         expression=data.expression,
@@ -70,7 +64,7 @@ def create_query(request: HttpRequest, data: QueryIn) -> Reply[QueryOut]:
 @router.put("/queries/{query_id}", response=QueryOut, summary="Change a query")
 def update_query(request: HttpRequest, query_id: int, data: QueryIn) -> QueryOut:
     query = services.save_query(
-        actor=_actor(request),
+        actor=api_user(request),
         name=data.name,
         kind=data.kind,
         expression=data.expression,
@@ -83,5 +77,5 @@ def update_query(request: HttpRequest, query_id: int, data: QueryIn) -> QueryOut
 
 @router.delete("/queries/{query_id}", response={204: None})
 def delete_query(request: HttpRequest, query_id: int) -> Reply[None]:
-    services.delete_query(actor=_actor(request), query_id=query_id)
+    services.delete_query(actor=api_user(request), query_id=query_id)
     return Reply(204, None)

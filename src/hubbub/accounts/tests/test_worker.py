@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from email import message_from_bytes
 from email.message import Message
 from typing import Any
@@ -15,7 +12,7 @@ from aiosmtpd.controller import Controller
 from hubbub.accounts import services
 from hubbub.accounts.models import Role
 from hubbub.accounts.tests.factories import Cast
-from hubbub.testing import database_url_for_subprocess, free_port
+from hubbub.testing import free_port, run_hubbub
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,20 +35,13 @@ def test_the_worker_sends_the_invitation_through_smtp(committed_cast: Cast) -> N
         _, token = services.invite_member(
             actor=committed_cast.ada, email="new.agent@example.test", role=Role.AGENT
         )
-        env = {
-            **os.environ,
-            "HUBBUB_DATABASE_URL": database_url_for_subprocess(),
-            "HUBBUB_EMAIL_URL": f"smtp://127.0.0.1:{port}",
-            "HUBBUB_EMAIL_FROM": "Brightwave Care <care@brightwave.test>",
-        }
-        env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        result = subprocess.run(
-            [sys.executable, "-m", "hubbub.cli.main", "worker", "--batch"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        result = run_hubbub(
+            "worker",
+            "--batch",
+            extra_env={
+                "HUBBUB_EMAIL_URL": f"smtp://127.0.0.1:{port}",
+                "HUBBUB_EMAIL_FROM": "Brightwave Care <care@brightwave.test>",
+            },
         )
         assert result.returncode == 0, result.stderr
     finally:

@@ -111,12 +111,8 @@ def test_a_replay_accepts_skips_bad_records_and_resumes(cast: Cast, tmp_path: Pa
 def test_the_replay_command_runs_posts_through_listening(
     committed_cast: Cast, tmp_path: Path
 ) -> None:
-    import os
-    import subprocess
-    import sys
-
     from hubbub.listening.models import Mention, QueryKind
-    from hubbub.testing import database_url_for_subprocess
+    from hubbub.testing import run_hubbub
 
     services.save_query(
         actor=committed_cast.lee, name="Brand", kind=QueryKind.BRAND, expression="brightwave"
@@ -129,16 +125,7 @@ def test_the_replay_command_runs_posts_through_listening(
             {"id": "3", "text": "RT @x: Brightwave is down", "created_at": "2026-11-01T10:05:00Z"},
         ],
     )
-    env = {**os.environ, "HUBBUB_DATABASE_URL": database_url_for_subprocess()}
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "hubbub.cli.main", "replay", str(path), "--workspace", "brightwave"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_hubbub("replay", str(path), "--workspace", "brightwave")
     assert result.returncode == 0, result.stderr
     assert "3 accepted" in result.stdout
     assert "2 new mention(s)" in result.stdout
