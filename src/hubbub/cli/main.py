@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("hubbub.cli.demo", "load the demo workspace and start the server"),
     "serve": ("hubbub.cli.serve", "run the web server (uvicorn, ASGI)"),
     "worker": ("hubbub.cli.worker", "run background jobs"),
+    "listen": ("hubbub.cli.listen", "follow sources and run the listening pipeline"),
     "doctor": ("hubbub.cli.doctor", "check configuration, database, Redis and migrations"),
     "bench": ("hubbub.cli.bench", "measure hot paths and print the figures"),
     "replay": ("hubbub.cli.replay", "feed a CSV or JSON Lines file of posts through listening"),

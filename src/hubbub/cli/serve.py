@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--with-worker",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="also run a background-job worker (default: yes when embedded, no in production)",
+        help="also run a job worker and a listener (default: yes when embedded, no in production)",
     )
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
@@ -49,10 +49,11 @@ def child_command(*, port: int, workers: int = 1) -> list[str]:
     ]
 
 
-def start_worker_process() -> subprocess.Popen[bytes]:
-    worker = subprocess.Popen([sys.executable, "-m", "hubbub.cli.main", "worker"])
-    atexit.register(worker.terminate)
-    return worker
+def start_child(command: str) -> subprocess.Popen[bytes]:
+    """A `hubbub worker` or `hubbub listen` beside the server, stopped with it."""
+    child = subprocess.Popen([sys.executable, "-m", "hubbub.cli.main", command])
+    atexit.register(child.terminate)
+    return child
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         call_command("migrate", interactive=False, verbosity=0)
     with_worker = not settings.PRODUCTION if args.with_worker is None else args.with_worker
     if with_worker:
-        start_worker_process()
+        start_child("worker")
+        start_child("listen")
     uvicorn.run(
         "hubbub.asgi:application",
         host=args.host,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,14 +34,17 @@ def replay_source(
     limit: int | None = None,
     batch_size: int = BATCH,
     after_batch: Callable[[], object] | None = None,
+    stop: threading.Event | None = None,
 ) -> ReplayReport:
     """Replay the source's file from its cursor.
 
     speed None replays as fast as possible; 1.0 at the pace the posts were
     written, 10.0 ten times faster. Bad records are counted on the source and
     skipped; everything else is accepted. `after_batch` runs after each
-    accepted batch (the CLI processes the pipeline there).
+    accepted batch (the CLI processes the pipeline there). Setting `stop`
+    ends the replay after the batch in hand; the cursor keeps the place.
     """
+    stop = stop or threading.Event()
     source = Source.objects.get(pk=source_id)
     path = Path(source.settings["path"])
     mapping = source.settings.get("mapping") or MAPPINGS[source.settings.get("preset", "generic")]
@@ -51,7 +55,7 @@ def replay_source(
         records = itertools.islice(records, limit)
     read = accepted = repeated = rejected = 0
     pace: tuple[float, float] | None = None  # (first post time, wall clock) for real-time speed
-    while chunk := list(itertools.islice(records, batch_size)):
+    while not stop.is_set() and (chunk := list(itertools.islice(records, batch_size))):
         posts: list[RawPost] = []
         problems: list[str] = []
         now = clock.now()
@@ -70,7 +74,7 @@ def replay_source(
             except ReplayError as error:
                 problems.append(str(error))
         if speed and posts:
-            pace = _wait_for(posts[-1], pace, speed)
+            pace = _wait_for(posts[-1], pace, speed, stop)
         cursor = chunk[-1].number
         result = services.accept_posts(source_id=source.pk, posts=posts, cursor=str(cursor))
         if problems:
@@ -84,11 +88,25 @@ def replay_source(
     return ReplayReport(read, accepted, repeated, rejected, cursor)
 
 
-def _wait_for(post: RawPost, pace: tuple[float, float] | None, speed: float) -> tuple[float, float]:
+def _wait_for(
+    post: RawPost, pace: tuple[float, float] | None, speed: float, stop: threading.Event
+) -> tuple[float, float]:
     stamp = post.posted_at.timestamp()
     if pace is None:
         return (stamp, time.monotonic())
     first_stamp, started = pace
     due = started + max(0.0, stamp - first_stamp) / speed
-    time.sleep(max(0.0, min(due - time.monotonic(), 60.0)))
+    stop.wait(max(0.0, min(due - time.monotonic(), 60.0)))
     return pace
+
+
+def follow(source_id: int, stop: threading.Event) -> None:
+    """Run a replay source for a listener: at its configured speed, to the end of the file."""
+    source = Source.objects.get(pk=source_id)
+    speed = source.settings.get("speed")
+    replay_source(
+        source_id=source_id,
+        speed=float(speed) if speed else None,
+        batch_size=int(source.settings.get("batch_size", 100)),
+        stop=stop,
+    )
