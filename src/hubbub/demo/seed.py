@@ -16,8 +16,9 @@ from django.db import transaction
 from hubbub.accounts import services as accounts
 from hubbub.accounts.models import AgentProfile, Role, Status, Team, TeamKind, User
 from hubbub.core.models import Workspace
+from hubbub.datasets import DataMissing, shared_data_dir
 from hubbub.listening import services as listening
-from hubbub.listening.models import QueryKind
+from hubbub.listening.models import QueryKind, SourceKind
 
 DEMO_SLUG = "brightwave"
 DEMO_PASSWORD = "brightwave-demo-2026"  # noqa: S105 - printed for the demo on purpose
@@ -88,7 +89,29 @@ def seed_demo(*, seed: int = 7) -> list[DemoLogin]:
         # One (deliberately slow) password hash for every demo account.
         User.objects.filter(workspace=workspace).update(password=make_password(DEMO_PASSWORD))
         _create_queries(workspace)
+        _create_replay_source(workspace)
     return demo_logins(workspace)
+
+
+def _create_replay_source(workspace: Workspace) -> None:
+    """Replay real customer-support posts, two a second, so the demo listens live."""
+    try:
+        path = shared_data_dir() / "twcs" / "twcs-sample.csv"
+    except DataMissing:
+        return  # no shared data on this machine: the demo runs without a live source
+    if path.is_file():
+        listening.ensure_source(
+            workspace_id=workspace.pk,
+            name="Support conversations (replay)",
+            kind=SourceKind.REPLAY,
+            settings={
+                "path": str(path),
+                "preset": "twcs",
+                "platform": "twitter",
+                "rate": 2,
+                "batch_size": 4,
+            },
+        )
 
 
 QUERIES = [
@@ -111,6 +134,14 @@ QUERIES = [
         "Social Care",
     ),
     ("Competitors", QueryKind.COMPETITOR, '(fibrelink OR skynest OR "orbit mobile") lang:en', None),
+    # Matches the real customer-support posts the demo replays (../shared/data/twcs).
+    (
+        "Industry chatter",
+        QueryKind.CAMPAIGN,
+        "@sprintcare OR @tmobilehelp OR @verizonsupport OR @comcastcares OR @ask_spectrum OR "
+        '"no signal" OR outage* OR (internet NEAR/3 (down OR slow))',
+        None,
+    ),
 ]
 
 

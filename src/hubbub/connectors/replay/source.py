@@ -35,11 +35,13 @@ def replay_source(
     batch_size: int = BATCH,
     after_batch: Callable[[], object] | None = None,
     stop: threading.Event | None = None,
+    rate: float | None = None,
 ) -> ReplayReport:
     """Replay the source's file from its cursor.
 
     speed None replays as fast as possible; 1.0 at the pace the posts were
-    written, 10.0 ten times faster. Bad records are counted on the source and
+    written, 10.0 ten times faster. `rate` (posts per second) paces evenly
+    instead, for files whose times are out of order. Bad records are counted on the source and
     skipped; everything else is accepted. `after_batch` runs after each
     accepted batch (the CLI processes the pipeline there). Setting `stop`
     ends the replay after the batch in hand; the cursor keeps the place.
@@ -85,6 +87,8 @@ def replay_source(
         rejected += len(problems)
         if after_batch is not None:
             after_batch()
+        if rate:
+            stop.wait(len(chunk) / rate)
     return ReplayReport(read, accepted, repeated, rejected, cursor)
 
 

@@ -19,7 +19,7 @@ def test_the_demo_has_one_login_per_role_and_valid_queries() -> None:
     ]
     assert User.objects.count() == 18
     queries = list(Query.objects.all())
-    assert len(queries) == 4
+    assert len(queries) == 5
     for query in queries:
         parse(query.expression)
     assert User.objects.get(email="agent@brightwave.example").check_password("brightwave-demo-2026")
