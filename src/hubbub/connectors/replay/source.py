@@ -105,12 +105,13 @@ def _wait_for(
 
 
 def follow(source_id: int, stop: threading.Event) -> None:
-    """Run a replay source for a listener: at its configured speed, to the end of the file."""
+    """Run a replay source for a listener, paced by its settings, to the end of the file."""
     source = Source.objects.get(pk=source_id)
-    speed = source.settings.get("speed")
+    speed, rate = source.settings.get("speed"), source.settings.get("rate")
     replay_source(
         source_id=source_id,
         speed=float(speed) if speed else None,
+        rate=float(rate) if rate else None,
         batch_size=int(source.settings.get("batch_size", 100)),
         stop=stop,
     )

@@ -134,3 +134,30 @@ def test_the_replay_command_runs_posts_through_listening(
     }
     assert set(mentions) == {"1", "3"}
     assert mentions["3"].duplicate_of == mentions["1"]
+
+
+def test_a_rate_paces_the_replay_and_a_stop_keeps_the_place(cast: Cast, tmp_path: Path) -> None:
+    import threading
+
+    path = write_jsonl(
+        tmp_path / "p.jsonl", [{"id": str(n), "text": f"post {n}"} for n in range(50)]
+    )
+    source = services.ensure_source(
+        workspace_id=cast.brightwave.pk,
+        name="paced",
+        kind=SourceKind.REPLAY,
+        settings={"path": str(path)},
+    )
+    stop = threading.Event()
+    batches: list[int] = []
+
+    def after_batch() -> None:
+        batches.append(1)
+        if len(batches) == 3:
+            stop.set()  # as a listener does when it is told to stop
+
+    report = replay_source(
+        source_id=source.pk, rate=1000, batch_size=5, stop=stop, after_batch=after_batch
+    )
+    assert (report.read, report.cursor) == (15, 15)
+    assert replay_source(source_id=source.pk, batch_size=5).read == 35
