@@ -48,21 +48,7 @@ def get_query(request: HttpRequest, query_id: int) -> QueryOut:
     return _query(selectors.access_query(user=api_user(request), query_id=query_id))
 
 
-@router.post("/queries", response={201: QueryOut}, summary="Create a query (admins and leads)")
-def create_query(request: HttpRequest, data: QueryIn) -> Reply[QueryOut]:
-    query = services.save_query(
-        actor=api_user(request),
-        name=data.name,
-        kind=data.kind,
-        expression=data.expression,
-        enabled=data.enabled,
-        owner_team_id=data.owner_team_id,
-    )
-    return Reply(201, _query(query))
-
-
-@router.put("/queries/{query_id}", response=QueryOut, summary="Change a query")
-def update_query(request: HttpRequest, query_id: int, data: QueryIn) -> QueryOut:
+def _save(request: HttpRequest, data: QueryIn, query_id: int | None = None) -> QueryOut:
     query = services.save_query(
         actor=api_user(request),
         name=data.name,
@@ -73,6 +59,16 @@ def update_query(request: HttpRequest, query_id: int, data: QueryIn) -> QueryOut
         query_id=query_id,
     )
     return _query(query)
+
+
+@router.post("/queries", response={201: QueryOut}, summary="Create a query (admins and leads)")
+def create_query(request: HttpRequest, data: QueryIn) -> Reply[QueryOut]:
+    return Reply(201, _save(request, data))
+
+
+@router.put("/queries/{query_id}", response=QueryOut, summary="Change a query")
+def update_query(request: HttpRequest, query_id: int, data: QueryIn) -> QueryOut:
+    return _save(request, data, query_id)
 
 
 @router.delete("/queries/{query_id}", response={204: None})
