@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "hubbub.core",
     "hubbub.accounts",
     "hubbub.listening",
+    "hubbub.intelligence",
     "hubbub.web",
     "hubbub.api",
 ]

@@ -1,4 +1,6 @@
-"""Process accepted posts: normalise → dedupe → match → store, in one transaction a batch.
+"""Process accepted posts: normalise → dedupe → match → classify → score → thread → route → store.
+
+One transaction a batch.
 
 The in-process runner calls `process_pending` in a loop; the Redis runner
 calls `process_inbound` with the ids its stream delivered. Both mark the
@@ -10,7 +12,7 @@ idempotent on (workspace, platform, external id).
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -19,11 +21,14 @@ from django.db.models import Count, Max
 
 from hubbub.core import clock
 from hubbub.core.events import publish
+from hubbub.intelligence.interface import classify_batch
+from hubbub.intelligence.types import Classification
 from hubbub.listening.events import MentionsArrived
 from hubbub.listening.matcher import Matcher, Post, PreparedPost
 from hubbub.listening.models import InboundPost, Mention, Query
 from hubbub.listening.pipeline.dedupe import DedupeIndex, dedupe_batch
 from hubbub.listening.pipeline.normalize import normalize_batch
+from hubbub.listening.pipeline.score import priority
 from hubbub.listening.query import QueryError, parse
 from hubbub.listening.types import DedupedPost, raw_post_from_json
 
@@ -38,6 +43,8 @@ class PipelineState:
     matchers: dict[int, tuple[tuple[int, dt.datetime | None], Matcher]] = field(
         default_factory=dict
     )
+    # query id → the team that owns it, for routing
+    query_teams: dict[int, int | None] = field(default_factory=dict)
 
     def matcher_for(self, workspace_id: int) -> Matcher:
         """The workspace's enabled queries, rebuilt only when they changed."""
@@ -47,7 +54,10 @@ class PipelineState:
         cached = self.matchers.get(workspace_id)
         if cached is None or cached[0] != stamp:
             compiled = []
-            for query_id, expression in enabled.values_list("id", "expression"):
+            for query_id, expression, team_id in enabled.values_list(
+                "id", "expression", "owner_team_id"
+            ):
+                self.query_teams[query_id] = team_id
                 try:
                     compiled.append((query_id, parse(expression)))
                 except QueryError:
@@ -122,9 +132,17 @@ def _store(kept: list[DedupedPost], state: PipelineState) -> int:
             matched.append((item, queries))
     if not matched:
         return 0
-    Mention.objects.bulk_create(
-        [_mention(item) for item, _ in matched], ignore_conflicts=True, batch_size=500
-    )
+    labels = classify_batch([item.post.text for item, _ in matched])
+    copies = Counter(item.duplicate_of for item, _ in matched if item.duplicate_of)
+    roots = _thread_roots([item for item, _ in matched])
+    mentions = []
+    for (item, queries), label in zip(matched, labels, strict=True):
+        raw = item.post.raw
+        score = priority(label, followers=raw.author_followers, copies=copies[raw.external_id])
+        # Routed to the team that owns the first matching query that has one.
+        team_id = next((state.query_teams[q] for q in queries if state.query_teams.get(q)), None)
+        mentions.append(_mention(item, label, score.score, team_id, roots.get(_key(item), "")))
+    Mention.objects.bulk_create(mentions, ignore_conflicts=True, batch_size=500)
     ids = _mention_ids([item for item, _ in matched])
     links = [
         Mention.queries.through(mention_id=ids[_key(item)], query_id=query_id)
@@ -187,7 +205,36 @@ def _mention_ids_by_key(keys: list[tuple[int, str, str | None]]) -> dict[tuple[i
     return found
 
 
-def _mention(item: DedupedPost) -> Mention:
+def _thread_roots(items: list[DedupedPost]) -> dict[tuple[int, str, str], str]:
+    """A reply joins its parent's thread: the parent's root, or the parent itself."""
+    parents: dict[tuple[int, str, str], str] = {}
+    wanted: dict[int, set[str]] = defaultdict(set)
+    for item in items:
+        raw = item.post.raw
+        if raw.thread_root_external_id:
+            parents[_key(item)] = raw.thread_root_external_id
+        elif raw.reply_to_external_id:
+            wanted[raw.workspace_id].add(raw.reply_to_external_id)
+    known: dict[tuple[int, str, str], str] = {}
+    for workspace_id, parent_ids in wanted.items():
+        for platform, external_id, root in Mention.objects.filter(
+            workspace_id=workspace_id, external_id__in=parent_ids
+        ).values_list("platform", "external_id", "thread_root_external_id"):
+            known[(workspace_id, platform, external_id)] = root or external_id
+    # In post order, so a reply to a reply in the same batch finds its root too.
+    roots_in_batch: dict[tuple[int, str, str], str] = {}
+    for item in items:
+        raw = item.post.raw
+        if _key(item) not in parents and raw.reply_to_external_id:
+            parent = (raw.workspace_id, raw.platform, raw.reply_to_external_id)
+            parents[_key(item)] = roots_in_batch.get(parent) or known.get(parent) or parent[2]
+        roots_in_batch[_key(item)] = parents.get(_key(item)) or raw.external_id
+    return parents
+
+
+def _mention(
+    item: DedupedPost, label: Classification, score: float, team_id: int | None, thread_root: str
+) -> Mention:
     post, raw = item.post, item.post.raw
     return Mention(
         workspace_id=raw.workspace_id,
@@ -205,10 +252,18 @@ def _mention(item: DedupedPost) -> Mention:
         lang=raw.lang[:16],
         posted_at=raw.posted_at,
         reply_to_external_id=raw.reply_to_external_id[:255],
-        thread_root_external_id=raw.thread_root_external_id[:255],
+        thread_root_external_id=thread_root[:255],
         raw=raw.payload,
         normalized_text=post.normalized_text,
         content_hash=post.content_hash,
         # Stored signed: the database's BIGINT is signed, SimHash is 64 unsigned bits.
         simhash=post.simhash - (1 << 64) if post.simhash >= 1 << 63 else post.simhash,
+        sentiment=label.sentiment,
+        sentiment_confidence=label.sentiment_confidence,
+        intent=label.intent,
+        intent_confidence=label.intent_confidence,
+        urgency=label.urgency,
+        priority=score,
+        model_version=label.model_version,
+        team_id=team_id,
     )

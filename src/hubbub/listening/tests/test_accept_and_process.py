@@ -162,3 +162,54 @@ class TestProcess:
         first = Mention.objects.get(external_id="1")
         assert "onerror" not in first.html
         assert len(Mention.objects.get(external_id="2").text) <= 40_000
+
+
+class TestTriageRoutingAndThreads:
+    def test_mentions_are_labelled_scored_routed_and_threaded(
+        self, cast: Cast, source: Source
+    ) -> None:
+        services.save_query(
+            actor=cast.lee,
+            name="Care's",
+            kind=QueryKind.BRAND,
+            expression="brightwave",
+            owner_team_id=cast.care.pk,
+        )
+        services.accept_posts(
+            source_id=source.pk,
+            cursor="1",
+            posts=[
+                raw(
+                    source,
+                    "1",
+                    "Brightwave outage again, worst service, I am cancelling",
+                    author_followers=20_000,
+                ),
+            ],
+        )
+        process_pending(state=PipelineState())
+        services.accept_posts(
+            source_id=source.pk,
+            cursor="2",
+            posts=[
+                raw(
+                    source,
+                    "2",
+                    "@fan same here, brightwave is useless",
+                    reply_to_external_id="1",
+                    minutes=3,
+                ),
+                raw(
+                    source, "3", "brightwave fixed it, thanks", reply_to_external_id="2", minutes=5
+                ),
+            ],
+        )
+        process_pending(state=PipelineState())
+        first, reply, second_reply = (Mention.objects.get(external_id=i) for i in "123")
+        assert (first.sentiment, first.intent, first.team) == ("negative", "complaint", cast.care)
+        assert first.priority is not None
+        assert first.priority > 70
+        assert first.model_version == "lexicon-baseline-1"
+        assert (reply.thread_root_external_id, second_reply.thread_root_external_id) == ("1", "1")
+        assert second_reply.priority is not None
+        assert second_reply.priority < first.priority

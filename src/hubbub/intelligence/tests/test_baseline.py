@@ -1,0 +1,68 @@
+"""The lexicon baseline labels posts plainly and never fails on odd input."""
+
+from __future__ import annotations
+
+import pytest
+
+from hubbub.intelligence.baseline import MODEL_VERSION
+from hubbub.intelligence.interface import classify_batch
+from hubbub.listening.pipeline.score import priority
+
+
+@pytest.mark.parametrize(
+    ("text", "sentiment", "intent"),
+    [
+        ("Brightwave is down AGAIN, worst service ever 😡", "negative", "complaint"),
+        ("How do I change my plan?", "neutral", "question"),
+        ("Thanks @brightwave, fixed in minutes!", "positive", "praise"),
+        ("I wish the app had a dark mode option", "neutral", "feedback"),
+        ("Brightwave sponsors the marathon", "neutral", "other"),
+    ],
+)
+def test_plain_posts(text: str, sentiment: str, intent: str) -> None:
+    (label,) = classify_batch([text])
+    assert (label.sentiment, label.intent, label.model_version) == (
+        sentiment,
+        intent,
+        MODEL_VERSION,
+    )
+
+
+def test_urgency_names_its_reasons() -> None:
+    (label,) = classify_batch(["Router is sparking, I will call my lawyer and cancel"])
+    assert set(label.urgency_reasons) == {"safety", "legal", "cancellation"}
+    assert label.urgency == 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "🙂🙂🙂",
+        "https://t.co/x https://t.co/y",
+        "x" * 50_000,
+        "\ud800\x00 ⁉",
+        "Привет 你好 مرحبا",
+    ],
+)
+def test_odd_input_gets_a_defined_label(text: str) -> None:
+    (label,) = classify_batch([text])
+    assert label.intent in {"other", "complaint", "question", "praise", "feedback"}
+    assert 0 <= label.intent_confidence <= 1
+
+
+def test_the_priority_explains_itself() -> None:
+    (angry,) = classify_batch(["Brightwave outage for two days, worst, cancelling now"])
+    (happy,) = classify_batch(["love my new router"])
+    high = priority(angry, followers=50_000, copies=3)
+    low = priority(happy, followers=12, copies=0)
+    assert high.score > 80 > 30 > low.score
+    assert {
+        "negative",
+        "complaint",
+        "outage",
+        "cancellation",
+        "influential author",
+        "spreading",
+    } <= set(high.reasons)
+    assert low.reasons == ()
