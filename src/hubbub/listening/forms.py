@@ -36,3 +36,22 @@ class QueryForm(forms.Form):
 
 class ExpressionForm(forms.Form):
     expression = forms.CharField(max_length=MAX_QUERY_LENGTH + 1, required=False, strip=False)
+
+
+class MentionFilterForm(forms.Form):
+    """The Listening page's filters; unknown values are ignored, never an error."""
+
+    query = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    platform = forms.ChoiceField(required=False)
+    lang = forms.ChoiceField(required=False, label="Language")
+    sentiment = forms.ChoiceField(required=False)
+    intent = forms.ChoiceField(required=False)
+
+    def __init__(
+        self, data: Any, *, queries: list[tuple[int, str]], facets: dict[str, list[str]]
+    ) -> None:
+        super().__init__(data)
+        self.fields["query"].choices = [("", "All queries"), *queries]  # type: ignore[attr-defined]
+        for name, values in facets.items():
+            label = self.fields[name].label or name.title()
+            self.fields[name].choices = [("", f"Any {label.lower()}"), *[(v, v) for v in values]]  # type: ignore[attr-defined]

@@ -33,6 +33,15 @@ def access_query(*, user: User, query_id: int) -> Query:
         raise NotFound("No such query.", code="query_not_found") from error
 
 
+def mention_facets(*, user: User) -> dict[str, list[str]]:
+    """The values the Listening filters offer: what the reader's mentions actually have."""
+    mentions = visible_mentions(user=user)
+    return {
+        name: sorted(v for v in mentions.values_list(name, flat=True).distinct() if v)
+        for name in ("platform", "lang", "sentiment", "intent")
+    }
+
+
 def visible_mentions(*, user: User) -> QuerySet[Mention]:
     mentions = Mention.objects.filter(workspace_id=accounts.workspace_id_of(user))
     if not Role(user.role).sees_every_team:
@@ -82,11 +91,32 @@ def preview_matches(*, user: User, query: Node, scan: int = 2000, show: int = 10
     return Preview(scanned=len(recent), matched=matched[:show], match_count=len(matched))
 
 
-def recent_mentions(*, user: User, limit: int = 50) -> QuerySet[Mention]:
-    """The newest mentions the reader may see, with what the list shows loaded up front."""
+@dataclass(frozen=True, slots=True)
+class MentionFilters:
+    query_id: int | None = None
+    platform: str = ""
+    lang: str = ""
+    sentiment: str = ""
+    intent: str = ""
+
+
+def recent_mentions(
+    *, user: User, filters: MentionFilters | None = None, limit: int = 50
+) -> QuerySet[Mention]:
+    """The newest mentions the reader may see, filtered, with what the list shows loaded."""
+    mentions = visible_mentions(user=user)
+    if filters is not None:
+        if filters.query_id is not None:
+            mentions = mentions.filter(queries=filters.query_id)
+        exact = {
+            "platform": filters.platform,
+            "lang": filters.lang,
+            "sentiment": filters.sentiment,
+            "intent": filters.intent,
+        }
+        mentions = mentions.filter(**{name: value for name, value in exact.items() if value})
     return (
-        visible_mentions(user=user)
-        .prefetch_related("queries")
+        mentions.prefetch_related("queries")
         .annotate(duplicate_count=Count("duplicates"))
         .order_by("-posted_at", "-id")[:limit]
     )

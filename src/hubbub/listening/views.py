@@ -12,7 +12,7 @@ from hubbub.accounts.http import add_form_error, current_user, member_required
 from hubbub.accounts.selectors import workspace_id_of
 from hubbub.core.errors import HubbubError
 from hubbub.listening import selectors, services
-from hubbub.listening.forms import ExpressionForm, QueryForm
+from hubbub.listening.forms import ExpressionForm, MentionFilterForm, QueryForm
 from hubbub.listening.models import QueryKind
 from hubbub.listening.query import render as render_query
 
@@ -129,10 +129,24 @@ def delete_query(request: HttpRequest, query_id: int) -> HttpResponse:
 def mentions(request: HttpRequest) -> HttpResponse:
     """The Listening page: the newest matched mentions, refreshed live as more arrive."""
     user = current_user(request)
+    queries = list(selectors.visible_queries(user=user).values_list("id", "name"))
+    form = MentionFilterForm(
+        request.GET, queries=queries, facets=selectors.mention_facets(user=user)
+    )
+    data = form.cleaned_data if form.is_valid() else {}
+    filters = selectors.MentionFilters(
+        query_id=data.get("query"),
+        platform=data.get("platform", ""),
+        lang=data.get("lang", ""),
+        sentiment=data.get("sentiment", ""),
+        intent=data.get("intent", ""),
+    )
     context = {
         "area": "listening",
         "title": "Listening",
-        "mentions": selectors.recent_mentions(user=user),
+        "filter_form": form,
+        "filtered": any(request.GET.get(name) for name in form.fields),
+        "mentions": selectors.recent_mentions(user=user, filters=filters),
     }
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "listening/mentions.html#mention-list", context)
