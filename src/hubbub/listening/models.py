@@ -42,6 +42,10 @@ class Source(models.Model):
     error_count = models.PositiveIntegerField(default=0)
     rate_limited_until = models.DateTimeField(null=True, blank=True)
     accepted_count = models.PositiveBigIntegerField(default=0)
+    # Which listener follows the source, and until when: two listeners never
+    # read the same source at once (see services.take_source_lease).
+    leased_by = models.CharField(max_length=120, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -9,12 +9,15 @@ wait in the database, and each source resumes from its stored cursor.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 
 from django.db import close_old_connections, connection
 
 from hubbub.connectors.registry import follower_for
+from hubbub.listening import services
 from hubbub.listening.models import Source, SourceStatus
 from hubbub.listening.pipeline.process import PipelineState, process_pending
 
@@ -22,7 +25,7 @@ logger = logging.getLogger(__name__)
 SOURCE_SCAN_SECONDS = 10.0
 
 
-def _follow(source_id: int, stop: threading.Event) -> None:
+def _follow(source_id: int, stop: threading.Event, holder: str) -> None:
     source = Source.objects.get(pk=source_id)
     follow = follower_for(source.kind)
     if follow is None:
@@ -36,29 +39,23 @@ def _follow(source_id: int, stop: threading.Event) -> None:
             status=SourceStatus.FAILING, last_error=str(error)[:2000]
         )
     finally:
+        services.release_source_lease(source_id=source_id, holder=holder)
         connection.close()
 
 
 def run_embedded(stop: threading.Event, *, idle_seconds: float = 0.5) -> None:
-    """Follow every active source and process what they accept, until `stop` is set."""
+    """Follow every active source and process what they accept, until `stop` is set.
+
+    A source is followed only while this listener holds its lease, renewed at
+    every scan; a listener that loses a lease stops that source's thread.
+    """
     state = PipelineState()
-    followers: dict[int, threading.Thread] = {}
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    followers: dict[int, tuple[threading.Thread, threading.Event]] = {}
     next_scan = 0.0
     while not stop.is_set():
         if time.monotonic() >= next_scan:
-            for source_id in Source.objects.filter(status=SourceStatus.ACTIVE).values_list(
-                "pk", flat=True
-            ):
-                thread = followers.get(source_id)
-                if thread is None or not thread.is_alive():
-                    thread = threading.Thread(
-                        target=_follow,
-                        args=(source_id, stop),
-                        name=f"source-{source_id}",
-                        daemon=True,
-                    )
-                    followers[source_id] = thread
-                    thread.start()
+            _scan_sources(followers, holder)
             next_scan = time.monotonic() + SOURCE_SCAN_SECONDS
         try:
             done = process_pending(state=state)
@@ -69,5 +66,30 @@ def run_embedded(stop: threading.Event, *, idle_seconds: float = 0.5) -> None:
         if done is not None and not done.inbound:
             close_old_connections()
             stop.wait(idle_seconds)
-    for thread in followers.values():
+    for thread, source_stop in followers.values():
+        source_stop.set()
         thread.join(timeout=5)
+
+
+def _scan_sources(
+    followers: dict[int, tuple[threading.Thread, threading.Event]], holder: str
+) -> None:
+    active = set(Source.objects.filter(status=SourceStatus.ACTIVE).values_list("pk", flat=True))
+    for source_id in active | set(followers):
+        running = followers.get(source_id)
+        alive = running is not None and running[0].is_alive()
+        if source_id in active and services.take_source_lease(source_id=source_id, holder=holder):
+            if not alive:
+                source_stop = threading.Event()
+                thread = threading.Thread(
+                    target=_follow,
+                    args=(source_id, source_stop, holder),
+                    name=f"source-{source_id}",
+                    daemon=True,
+                )
+                followers[source_id] = (thread, source_stop)
+                thread.start()
+        elif running is not None:
+            running[1].set()  # paused, gone, or another listener has it now
+            if not alive:
+                del followers[source_id]

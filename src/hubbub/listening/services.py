@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from hubbub.accounts import permissions
 from hubbub.accounts import selectors as accounts
@@ -156,3 +158,25 @@ def ensure_source(
         source.kind, source.settings = kind, settings
         source.save(update_fields=["kind", "settings", "updated_at"])
     return source
+
+
+SOURCE_LEASE = dt.timedelta(seconds=60)
+
+
+def take_source_lease(
+    *, source_id: int, holder: str, duration: dt.timedelta = SOURCE_LEASE
+) -> bool:
+    """Take or renew the right to follow a source; False while another holder has it.
+
+    One conditional UPDATE, so two listeners racing for a source cannot both win.
+    """
+    now = clock.now()
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(leased_by=holder)
+    updated = Source.objects.filter(free, pk=source_id).update(
+        leased_by=holder, lease_until=now + duration
+    )
+    return updated == 1
+
+
+def release_source_lease(*, source_id: int, holder: str) -> None:
+    Source.objects.filter(pk=source_id, leased_by=holder).update(leased_by="", lease_until=None)

@@ -213,3 +213,22 @@ class TestTriageRoutingAndThreads:
         assert (reply.thread_root_external_id, second_reply.thread_root_external_id) == ("1", "1")
         assert second_reply.priority is not None
         assert second_reply.priority < first.priority
+
+
+class TestSourceLeases:
+    def test_one_listener_at_a_time_follows_a_source(self, source: Source) -> None:
+        assert services.take_source_lease(source_id=source.pk, holder="a")
+        assert services.take_source_lease(source_id=source.pk, holder="a")  # renewal
+        assert not services.take_source_lease(source_id=source.pk, holder="b")
+        services.release_source_lease(source_id=source.pk, holder="b")  # not b's to release
+        assert not services.take_source_lease(source_id=source.pk, holder="b")
+        services.release_source_lease(source_id=source.pk, holder="a")
+        assert services.take_source_lease(source_id=source.pk, holder="b")
+
+    def test_an_expired_lease_can_be_taken_over(self, source: Source) -> None:
+        services.take_source_lease(
+            source_id=source.pk, holder="a", duration=dt.timedelta(seconds=-1)
+        )
+        assert services.take_source_lease(source_id=source.pk, holder="b")
+        source.refresh_from_db()
+        assert source.leased_by == "b"

@@ -66,3 +66,32 @@ def test_the_listener_turns_a_replayed_file_into_mentions_and_stops_cleanly(
     assert Mention.objects.filter(workspace=cast.brightwave).count() == 20
     source = Source.objects.get(pk=source.pk)
     assert (source.cursor, source.accepted_count) == ("40", 40)
+
+
+def test_a_source_leased_by_another_listener_is_left_alone(
+    committed_cast: Cast, tmp_path: Path
+) -> None:
+    cast = committed_cast
+    path = tmp_path / "posts.jsonl"
+    path.write_text(json.dumps({"id": "1", "text": "brightwave"}) + "\n")
+    source = services.ensure_source(
+        workspace_id=cast.brightwave.pk,
+        name="file",
+        kind=SourceKind.REPLAY,
+        settings={"path": str(path)},
+    )
+    assert services.take_source_lease(source_id=source.pk, holder="elsewhere:1")
+    env = {**os.environ, "HUBBUB_DATABASE_URL": database_url_for_subprocess()}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "hubbub.cli.main", "listen", "--idle", "0.1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(3)
+        assert Source.objects.get(pk=source.pk).cursor == ""  # not read: the lease is held
+    finally:
+        listener.send_signal(signal.SIGTERM)
+        assert listener.wait(timeout=20) == 0
