@@ -62,13 +62,7 @@ def start_server(*, extra_env: dict[str, str] | None = None, name: str = "server
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log = ARTIFACTS / f"{name}-{port}.log"
-    env = {
-        **os.environ,
-        "HUBBUB_DATABASE_URL": database_url_for_subprocess(),
-        "HUBBUB_SSE_HEARTBEAT_SECONDS": "1",
-        **(extra_env or {}),
-    }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    env = child_env({"HUBBUB_SSE_HEARTBEAT_SECONDS": "1", **(extra_env or {})})
     with log.open("wb") as out:
         process = subprocess.Popen(
             child_command(port=port),
@@ -98,17 +92,34 @@ def stop_server(server: RunningServer) -> None:
         server.process.kill()
 
 
+def child_env(extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child `hubbub` process that uses the test database."""
+    env = {**os.environ, "HUBBUB_DATABASE_URL": database_url_for_subprocess(), **(extra_env or {})}
+    # The test process needs this for Playwright; a real server must not run with it.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    return env
+
+
+def hubbub_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hubbub.cli.main", *args]
+
+
 def run_hubbub(
     *args: str, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run a `hubbub` command in a child process against the test database."""
-    env = {**os.environ, "HUBBUB_DATABASE_URL": database_url_for_subprocess(), **(extra_env or {})}
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    """Run a `hubbub` command to its end in a child process against the test database."""
     return subprocess.run(
-        [sys.executable, "-m", "hubbub.cli.main", *args],
-        env=env,
+        hubbub_command(*args),
+        env=child_env(extra_env),
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
+    )
+
+
+def start_hubbub(*args: str) -> subprocess.Popen[bytes]:
+    """Start a long-running `hubbub` command (such as `listen`) against the test database."""
+    return subprocess.Popen(
+        hubbub_command(*args), env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -81,10 +81,6 @@ class LocalBus:
             with self._lock:
                 self._waiters.get(workspace_id, set()).discard(waiter)
 
-    def waiter_count(self) -> int:
-        with self._lock:
-            return sum(len(waiters) for waiters in self._waiters.values())
-
 
 class RedisBus(LocalBus):
     def __init__(self, url: str) -> None:

@@ -4,12 +4,8 @@ import datetime as dt
 
 from django.db.models import Q
 
-from hubbub.core.models import EventRecord, Workspace
+from hubbub.core.models import EventRecord
 from hubbub.core.types import Audience, StreamEvent
-
-
-def get_workspace(*, workspace_id: int) -> Workspace:
-    return Workspace.objects.get(pk=workspace_id)
 
 
 def latest_event_id(*, workspace_id: int) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -327,6 +327,3 @@ class Matcher:
     def match(self, post: Post) -> list[int]:
         """The keys of the queries this post matches, in ascending order."""
         return self.match_prepared(PreparedPost.of(post))
-
-    def match_many(self, posts: Sequence[Post]) -> list[list[int]]:
-        return [self.match(post) for post in posts]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import ClassVar
 
 from hubbub.listening.text import normalize, tokenize
 
@@ -100,17 +99,6 @@ class Lexeme:
     kind: str  # "(", ")", "AND", "OR", "NOT", "NEAR", "PHRASE", "WORD", "FIELD"
     text: str
     position: int
-    KINDS: ClassVar[tuple[str, ...]] = (
-        "(",
-        ")",
-        "AND",
-        "OR",
-        "NOT",
-        "NEAR",
-        "PHRASE",
-        "WORD",
-        "FIELD",
-    )
 
 
 _LEX = re.compile(

@@ -114,9 +114,11 @@ def _process(rows: list[InboundPost], state: PipelineState) -> Processed:
 
 def _store(kept: list[DedupedPost], state: PipelineState) -> int:
     matched: list[tuple[DedupedPost, list[int]]] = []
+    # One freshness check per workspace per batch, not per post.
+    matchers = {ws: state.matcher_for(ws) for ws in {item.post.raw.workspace_id for item in kept}}
     for item in kept:
         raw = item.post.raw
-        queries = state.matcher_for(raw.workspace_id).match_prepared(
+        queries = matchers[raw.workspace_id].match_prepared(
             PreparedPost.of(
                 Post(
                     text=item.post.text,

@@ -232,3 +232,22 @@ class TestSourceLeases:
         assert services.take_source_lease(source_id=source.pk, holder="b")
         source.refresh_from_db()
         assert source.leased_by == "b"
+
+
+def test_a_batch_costs_the_same_queries_however_many_posts_it_holds(
+    cast: Cast, source: Source, django_assert_max_num_queries: object
+) -> None:
+    services.save_query(actor=cast.lee, name="Q", kind=QueryKind.BRAND, expression="brightwave")
+    state = PipelineState()
+    services.accept_posts(
+        source_id=source.pk, cursor="1", posts=[raw(source, "warm", "brightwave warm-up")]
+    )
+    process_pending(state=state)
+    services.accept_posts(
+        source_id=source.pk,
+        cursor="2",
+        posts=[raw(source, str(n), f"brightwave post number {n}", minutes=n) for n in range(60)],
+    )
+    with django_assert_max_num_queries(15):  # type: ignore[operator]
+        process_pending(state=state)
+    assert Mention.objects.count() == 61

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +12,7 @@ import pytest
 from hubbub.accounts.tests.factories import Cast
 from hubbub.listening import services
 from hubbub.listening.models import Mention, QueryKind, Source, SourceKind
-from hubbub.testing import database_url_for_subprocess
+from hubbub.testing import start_hubbub
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,19 +42,12 @@ def test_the_listener_turns_a_replayed_file_into_mentions_and_stops_cleanly(
         kind=SourceKind.REPLAY,
         settings={"path": str(path), "preset": "generic", "batch_size": 7},
     )
-    env = {**os.environ, "HUBBUB_DATABASE_URL": database_url_for_subprocess()}
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    listener = subprocess.Popen(
-        [sys.executable, "-m", "hubbub.cli.main", "listen", "--idle", "0.1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    listener = start_hubbub("listen", "--idle", "0.1")
     try:
         deadline = time.monotonic() + 60
         while Mention.objects.filter(workspace=cast.brightwave).count() < 20:
             assert time.monotonic() < deadline, "the listener stored too few mentions in time"
-            assert listener.poll() is None, listener.stdout.read() if listener.stdout else ""
+            assert listener.poll() is None, "the listener exited"
             time.sleep(0.2)
     finally:
         listener.send_signal(signal.SIGTERM)
@@ -81,14 +71,7 @@ def test_a_source_leased_by_another_listener_is_left_alone(
         settings={"path": str(path)},
     )
     assert services.take_source_lease(source_id=source.pk, holder="elsewhere:1")
-    env = {**os.environ, "HUBBUB_DATABASE_URL": database_url_for_subprocess()}
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    listener = subprocess.Popen(
-        [sys.executable, "-m", "hubbub.cli.main", "listen", "--idle", "0.1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    listener = start_hubbub("listen", "--idle", "0.1")
     try:
         time.sleep(3)
         assert Source.objects.get(pk=source.pk).cursor == ""  # not read: the lease is held
