@@ -72,8 +72,14 @@ class InboundPost(models.Model):
     post = models.JSONField()  # the RawPost, as hubbub.listening.types.raw_post_to_json writes it
     accepted_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Handed to the Redis stream (the listener's outbox loop); null embedded
+    # and until the listener has added it.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # Set after the last allowed failed attempt: the post waits, unprocessed,
+    # for an operator (`hubbub deadletter`), and no runner takes it again.
+    dead_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -86,7 +92,12 @@ class InboundPost(models.Model):
                 fields=["id"],
                 name="inbound_unprocessed",
                 condition=models.Q(processed_at__isnull=True),
-            )
+            ),
+            models.Index(
+                fields=["id"],
+                name="inbound_not_enqueued",
+                condition=models.Q(enqueued_at__isnull=True, processed_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -166,6 +177,8 @@ class Mention(models.Model):
     intent_confidence = models.FloatField(null=True, blank=True)
     urgency = models.FloatField(null=True, blank=True)
     priority = models.FloatField(null=True, blank=True)
+    # Why the priority is what it is: [{"factor": "negative", "points": 18.0, "label": …}].
+    priority_reasons = models.JSONField(default=list, blank=True)
     model_version = models.CharField(max_length=40, blank=True)
     team = models.ForeignKey(
         Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -185,3 +198,31 @@ class Mention(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.external_id}"
+
+
+class RoutingRule(models.Model):
+    """Send matching mentions to a team; the first enabled rule that fits wins.
+
+    Every condition left empty matches anything. Without a fitting rule, a
+    mention goes to the owner team of its first matching query that has one.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField(default=0)
+    name = models.CharField(max_length=120)
+    query = models.ForeignKey(
+        Query, on_delete=models.CASCADE, null=True, blank=True, related_name="routing_rules"
+    )
+    platform = models.CharField(max_length=20, blank=True)
+    lang = models.CharField(max_length=16, blank=True)
+    intent = models.CharField(max_length=20, blank=True)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="routing_rules")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
