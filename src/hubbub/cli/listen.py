@@ -1,4 +1,8 @@
-"""`hubbub listen`: follow the workspaces' sources and run the listening pipeline."""
+"""`hubbub listen`: follow the workspaces' sources and run the listening pipeline.
+
+Embedded it processes what it accepts itself; with HUBBUB_REDIS_URL it adds
+accepted posts to the Redis stream that `hubbub worker` processes.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,10 @@ def run(args: argparse.Namespace) -> int:
     from hubbub.cli.main import setup_django
 
     setup_django()
-    from hubbub.listening.runners import run_embedded
+    from django.conf import settings
+
+    from hubbub.listening import streams
+    from hubbub.listening.runners import run_embedded, run_listener
 
     stop = threading.Event()
 
@@ -25,5 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    run_embedded(stop, idle_seconds=args.idle)
+    if settings.HUBBUB_REDIS_URL:
+        run_listener(stop, client=streams.connect(settings.HUBBUB_REDIS_URL))
+    else:
+        run_embedded(stop, idle_seconds=args.idle)
     return 0

@@ -17,6 +17,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("hubbub.cli.doctor", "check configuration, database, Redis and migrations"),
     "bench": ("hubbub.cli.bench", "measure hot paths and print the figures"),
     "replay": ("hubbub.cli.replay", "feed a CSV or JSON Lines file of posts through listening"),
+    "deadletter": (
+        "hubbub.cli.deadletter",
+        "list or replay the posts the pipeline gave up on",
+    ),
     "manage": ("hubbub.cli.manage", "run one of Django's management commands"),
 }
 

@@ -1,25 +1,37 @@
-"""The embedded runner: sources and the pipeline in one process, no Redis.
+"""The two runners of the listening pipeline; the stages are the same.
 
-`hubbub listen` runs it (and `hubbub serve` starts `hubbub listen` when
-embedded). One thread per active source reads and accepts; the main loop
-processes accepted posts in batches. A crash loses nothing: accepted posts
-wait in the database, and each source resumes from its stored cursor.
+Embedded (no Redis): `hubbub listen` follows the sources and processes what
+they accept in one process (`hubbub serve` starts it). With Redis:
+`hubbub listen` follows the sources and adds accepted posts to a stream, and
+any number of `hubbub worker` processes consume it (`streams.py`).
+
+Either way a crash loses nothing: accepted posts wait in the database, and
+each source resumes from its stored cursor.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
 import threading
 import time
 
-from django.db import close_old_connections, connection
+import redis
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 
 from hubbub.connectors.registry import follower_for
-from hubbub.listening import services
-from hubbub.listening.models import Source, SourceStatus
-from hubbub.listening.pipeline.process import PipelineState, process_pending
+from hubbub.listening import services, streams
+from hubbub.listening.models import InboundPost, Source, SourceStatus
+from hubbub.listening.pipeline.process import BATCH, PipelineState, process_each, process_inbound
+from hubbub.listening.services import MAX_ATTEMPTS
 
 logger = logging.getLogger(__name__)
 SOURCE_SCAN_SECONDS = 10.0
@@ -58,16 +70,103 @@ def run_embedded(stop: threading.Event, *, idle_seconds: float = 0.5) -> None:
             _scan_sources(followers, holder)
             next_scan = time.monotonic() + SOURCE_SCAN_SECONDS
         try:
-            done = process_pending(state=state)
+            busy = process_next_batch(state)
         except Exception:
             logger.exception("processing a batch failed; it will be tried again")
-            done = None
+            busy = False
             stop.wait(idle_seconds)
-        if done is not None and not done.inbound:
+        if not busy:
             close_old_connections()
             stop.wait(idle_seconds)
-    for thread, source_stop in followers.values():
+    _stop_followers(followers)
+
+
+def process_next_batch(state: PipelineState) -> bool:
+    """One batch; a batch that fails is taken apart so that a bad post fails alone."""
+    with transaction.atomic():
+        ids = list(
+            InboundPost.objects.filter(processed_at__isnull=True, dead_at__isnull=True)
+            .order_by("id")
+            .values_list("pk", flat=True)[:BATCH]
+        )
+    if not ids:
+        return False
+    try:
+        process_inbound(ids=ids, state=state)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        logger.exception("a batch of %d failed; processing its posts one by one", len(ids))
+        _, failures = process_each(ids=ids, state=state)
+        dead = services.record_processing_failures(
+            failures=[(failure.inbound_id, failure.error) for failure in failures]
+        )
+        if dead:
+            logger.warning("%d post(s) set aside after %d failures", len(dead), MAX_ATTEMPTS)
+    return True
+
+
+def run_listener(
+    stop: threading.Event,
+    *,
+    client: redis.Redis,
+    idle_seconds: float = 0.2,
+    stale_after: dt.timedelta = streams.STALE_AFTER,
+) -> None:
+    """Follow every active source and add what they accept to the Redis stream.
+
+    Workers (`hubbub worker`) process the stream. At start, and every pass,
+    posts accepted but not yet in the stream are added: a listener that died
+    between accepting and adding loses nothing.
+    """
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    followers: dict[int, tuple[threading.Thread, threading.Event]] = {}
+    streams.ensure_group(client)
+    next_scan = next_trim = next_stale = 0.0
+    while not stop.is_set():
+        now = time.monotonic()
+        try:
+            if now >= next_scan:
+                _scan_sources(followers, holder)
+                next_scan = now + SOURCE_SCAN_SECONDS
+            if now >= next_stale:
+                streams.requeue_stale(older_than=stale_after)
+                next_stale = now + 60
+            added = streams.enqueue_accepted(client)
+            if now >= next_trim:
+                streams.trim(client)
+                next_trim = now + 10
+        except (redis.RedisError, OperationalError, InterfaceError):
+            logger.exception("the listener lost Redis or the database; trying again")
+            added = 0
+            stop.wait(2.0)
+        if not added:
+            close_old_connections()
+            stop.wait(idle_seconds)
+    _stop_followers(followers)
+
+
+def run_stream_worker(
+    stop: threading.Event, *, client: redis.Redis, claim_idle_ms: int = 30_000
+) -> None:
+    """Process the stream as one consumer of the group, until `stop` is set."""
+    streams.ensure_group(client)
+    worker = streams.StreamWorker(client=client, claim_idle_ms=claim_idle_ms)
+    logger.info("pipeline worker %s reading %s", worker.name, streams.STREAM)
+    while not stop.is_set():
+        try:
+            if not worker.step():
+                close_old_connections()
+        except (redis.RedisError, OperationalError, InterfaceError):
+            logger.exception("the worker lost Redis or the database; trying again")
+            close_old_connections()
+            stop.wait(2.0)
+
+
+def _stop_followers(followers: dict[int, tuple[threading.Thread, threading.Event]]) -> None:
+    for _, source_stop in followers.values():
         source_stop.set()
+    for thread, _ in followers.values():
         thread.join(timeout=5)
 
 

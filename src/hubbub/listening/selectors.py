@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
@@ -10,7 +11,7 @@ from hubbub.accounts import selectors as accounts
 from hubbub.accounts.models import Role, User
 from hubbub.core.errors import NotFound
 from hubbub.listening.matcher import Matcher, Post
-from hubbub.listening.models import Mention, Query
+from hubbub.listening.models import InboundPost, Mention, Query
 from hubbub.listening.query import Node
 
 
@@ -31,6 +32,61 @@ def access_query(*, user: User, query_id: int) -> Query:
         return visible_queries(user=user).get(pk=query_id)
     except Query.DoesNotExist as error:
         raise NotFound("No such query.", code="query_not_found") from error
+
+
+@dataclass(frozen=True, slots=True)
+class DeadPost:
+    """A post the pipeline gave up on, as `hubbub deadletter` and the settings page list it."""
+
+    inbound_id: int
+    error: str
+    dead_at: str
+    entry_id: str = ""  # its entry in the dead-letter stream, with Redis
+    platform: str = ""
+    external_id: str = ""
+    attempts: int = 0
+
+
+def dead_posts(*, limit: int = 100, workspace_id: int | None = None) -> list[DeadPost]:
+    """Posts set aside after their last allowed failure, oldest first."""
+    rows = InboundPost.objects.filter(dead_at__isnull=False, processed_at__isnull=True)
+    if workspace_id is not None:
+        rows = rows.filter(workspace_id=workspace_id)
+    return [
+        DeadPost(
+            inbound_id=pk,
+            error=error,
+            dead_at=dead_at.isoformat() if dead_at else "",
+            platform=platform,
+            external_id=external_id,
+            attempts=attempts,
+        )
+        for pk, error, dead_at, platform, external_id, attempts in rows.order_by(
+            "dead_at", "pk"
+        ).values_list("pk", "last_error", "dead_at", "platform", "external_id", "attempts")[
+            :limit
+        ]
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineHealth:
+    waiting: int  # accepted, not processed, not dead
+    dead: int
+    oldest_waiting_at: dt.datetime | None
+
+
+def pipeline_health(*, workspace_id: int) -> PipelineHealth:
+    waiting = InboundPost.objects.filter(
+        workspace_id=workspace_id, processed_at__isnull=True, dead_at__isnull=True
+    )
+    return PipelineHealth(
+        waiting=waiting.count(),
+        dead=InboundPost.objects.filter(
+            workspace_id=workspace_id, processed_at__isnull=True, dead_at__isnull=False
+        ).count(),
+        oldest_waiting_at=waiting.order_by("pk").values_list("accepted_at", flat=True).first(),
+    )
 
 
 def mention_facets(*, user: User) -> dict[str, list[str]]:

@@ -143,6 +143,58 @@ def record_source_problems(*, source_id: int, problems: Sequence[str]) -> None:
     source.save(update_fields=["error_count", "last_error", "last_error_at", "updated_at"])
 
 
+MAX_ATTEMPTS = 5
+
+
+@transaction.atomic
+def record_processing_failures(
+    *, failures: Sequence[tuple[int, str]], max_attempts: int = MAX_ATTEMPTS
+) -> list[int]:
+    """Count a failed attempt on each (inbound id, error); return the ids that are now dead.
+
+    A post that failed `max_attempts` times is set aside (`dead_at`) so that it
+    stops holding up the rest; an operator replays it after a fix.
+    """
+    if not failures:
+        return []
+    errors = dict(failures)
+    now = clock.now()
+    rows = list(
+        InboundPost.objects.select_for_update()
+        .filter(pk__in=errors, processed_at__isnull=True, dead_at__isnull=True)
+        .only("pk", "attempts")
+    )
+    for row in rows:
+        row.attempts = min(row.attempts + 1, 32_000)
+        row.last_error = errors[row.pk]
+        row.dead_at = now if row.attempts >= max_attempts else None
+    InboundPost.objects.bulk_update(rows, ["attempts", "last_error", "dead_at"], batch_size=500)
+    return [row.pk for row in rows if row.dead_at is not None]
+
+
+@transaction.atomic
+def revive_dead_posts(
+    *, inbound_ids: Sequence[int] | None = None, workspace_id: int | None = None
+) -> list[int]:
+    """Give dead posts a fresh set of attempts; the runner takes them again.
+
+    None for `inbound_ids` means every dead post (of the workspace, when given).
+    With Redis, the listener re-adds them to the stream (enqueued_at is cleared).
+    """
+    dead = InboundPost.objects.select_for_update().filter(
+        dead_at__isnull=False, processed_at__isnull=True
+    )
+    if inbound_ids is not None:
+        dead = dead.filter(pk__in=inbound_ids)
+    if workspace_id is not None:
+        dead = dead.filter(workspace_id=workspace_id)
+    ids = list(dead.values_list("pk", flat=True))
+    InboundPost.objects.filter(pk__in=ids).update(
+        dead_at=None, attempts=0, last_error="", enqueued_at=None
+    )
+    return ids
+
+
 @transaction.atomic
 def ensure_source(
     *, workspace_id: int, name: str, kind: SourceKind, settings: dict[str, object]

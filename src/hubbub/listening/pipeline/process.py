@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Count, Max
 
 from hubbub.core import clock
@@ -28,7 +28,7 @@ from hubbub.listening.matcher import Matcher, Post, PreparedPost
 from hubbub.listening.models import InboundPost, Mention, Query
 from hubbub.listening.pipeline.dedupe import DedupeIndex, dedupe_batch
 from hubbub.listening.pipeline.normalize import normalize_batch
-from hubbub.listening.pipeline.score import priority
+from hubbub.listening.pipeline.score import Priority, priority
 from hubbub.listening.query import QueryError, parse
 from hubbub.listening.types import DedupedPost, raw_post_from_json
 
@@ -71,13 +71,16 @@ class PipelineState:
 class Processed:
     inbound: int
     mentions: int
+    # Asked-for ids that another worker holds locked right now: not done, not
+    # to be acknowledged; the stream delivers them again.
+    busy: frozenset[int] = frozenset()
 
 
 def process_pending(*, state: PipelineState, limit: int = BATCH) -> Processed:
-    """Process the oldest unprocessed posts (any workspace)."""
+    """Process the oldest unprocessed posts (any workspace); dead ones wait for an operator."""
     with transaction.atomic():
         rows = list(
-            InboundPost.objects.filter(processed_at__isnull=True)
+            InboundPost.objects.filter(processed_at__isnull=True, dead_at__isnull=True)
             .order_by("id")
             .select_for_update(skip_locked=True)[:limit]
         )
@@ -85,14 +88,49 @@ def process_pending(*, state: PipelineState, limit: int = BATCH) -> Processed:
 
 
 def process_inbound(*, ids: Sequence[int], state: PipelineState) -> Processed:
-    """Process the given inbound posts; ones already processed are skipped."""
+    """Process the given inbound posts; ones already processed (or gone) are skipped."""
     with transaction.atomic():
         rows = list(
-            InboundPost.objects.filter(pk__in=ids, processed_at__isnull=True)
+            InboundPost.objects.filter(pk__in=ids, processed_at__isnull=True, dead_at__isnull=True)
             .order_by("id")
             .select_for_update(skip_locked=True)
         )
-        return _process(rows, state)
+        done = _process(rows, state)
+        taken = {row.pk for row in rows}
+        busy = frozenset(
+            InboundPost.objects.filter(
+                pk__in=[pk for pk in ids if pk not in taken],
+                processed_at__isnull=True,
+                dead_at__isnull=True,
+            ).values_list("pk", flat=True)
+        )
+        return Processed(done.inbound, done.mentions, busy)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    inbound_id: int
+    error: str
+
+
+def process_each(*, ids: Sequence[int], state: PipelineState) -> tuple[Processed, list[Failure]]:
+    """Process posts one transaction each, after their batch failed: the bad post
+    fails alone and the rest go through. Database outages are raised, not
+    blamed on a post."""
+    inbound = mentions = 0
+    busy: set[int] = set()
+    failures: list[Failure] = []
+    for inbound_id in ids:
+        try:
+            done = process_inbound(ids=[inbound_id], state=state)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception as error:
+            failures.append(Failure(inbound_id, f"{type(error).__name__}: {error}"[:2000]))
+            continue
+        inbound, mentions = inbound + done.inbound, mentions + done.mentions
+        busy |= done.busy
+    return Processed(inbound, mentions, frozenset(busy)), failures
 
 
 def _process(rows: list[InboundPost], state: PipelineState) -> Processed:
@@ -143,7 +181,7 @@ def _store(kept: list[DedupedPost], state: PipelineState) -> int:
         score = priority(label, followers=raw.author_followers, copies=copies[raw.external_id])
         # Routed to the team that owns the first matching query that has one.
         team_id = next((state.query_teams[q] for q in queries if state.query_teams.get(q)), None)
-        mentions.append(_mention(item, label, score.score, team_id, roots.get(_key(item), "")))
+        mentions.append(_mention(item, label, score, team_id, roots.get(_key(item), "")))
     Mention.objects.bulk_create(mentions, ignore_conflicts=True, batch_size=500)
     ids = _mention_ids([item for item, _ in matched])
     links = [
@@ -235,7 +273,11 @@ def _thread_roots(items: list[DedupedPost]) -> dict[tuple[int, str, str], str]:
 
 
 def _mention(
-    item: DedupedPost, label: Classification, score: float, team_id: int | None, thread_root: str
+    item: DedupedPost,
+    label: Classification,
+    score: Priority,
+    team_id: int | None,
+    thread_root: str,
 ) -> Mention:
     post, raw = item.post, item.post.raw
     return Mention(
@@ -265,7 +307,8 @@ def _mention(
         intent=label.intent,
         intent_confidence=label.intent_confidence,
         urgency=label.urgency,
-        priority=score,
+        priority=score.score,
+        priority_reasons=[reason.as_json() for reason in score.reasons],
         model_version=label.model_version,
         team_id=team_id,
     )

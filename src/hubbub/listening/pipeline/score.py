@@ -16,31 +16,69 @@ from dataclasses import dataclass
 from hubbub.intelligence.types import Classification
 
 INTENT_POINTS = {"complaint": 20.0, "question": 15.0}
+BASE = 20.0
+URGENCY_LABELS = {
+    "safety": "Safety words",
+    "legal": "Legal threat",
+    "cancellation": "Wants to cancel",
+    "outage": "Outage words",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One contribution to the score, as the "why is this high?" list shows it."""
+
+    factor: str  # negative | complaint | question | safety | … | influential author | spreading
+    points: float
+    label: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"factor": self.factor, "points": self.points, "label": self.label}
 
 
 @dataclass(frozen=True, slots=True)
 class Priority:
     score: float
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
+
+    @property
+    def factors(self) -> set[str]:
+        return {reason.factor for reason in self.reasons}
 
 
 def priority(classification: Classification, *, followers: int | None, copies: int) -> Priority:
-    score, reasons = 20.0, []
+    reasons: list[Reason] = []
     if classification.sentiment == "negative":
-        score += 25.0 * classification.sentiment_confidence
-        reasons.append("negative")
+        confidence = classification.sentiment_confidence
+        reasons.append(Reason("negative", 25.0 * confidence, f"Negative ({confidence:.0%} sure)"))
     if classification.intent in INTENT_POINTS:
-        score += INTENT_POINTS[classification.intent]
-        reasons.append(classification.intent)
+        reasons.append(
+            Reason(
+                classification.intent,
+                INTENT_POINTS[classification.intent],
+                classification.intent.capitalize(),
+            )
+        )
     if classification.urgency:
-        score += 30.0 * classification.urgency
-        reasons.extend(classification.urgency_reasons)
+        # The urgency points are shared among the words that raised them.
+        share = 30.0 * classification.urgency / max(1, len(classification.urgency_reasons))
+        reasons.extend(
+            Reason(word, share, URGENCY_LABELS.get(word, word.capitalize()))
+            for word in classification.urgency_reasons
+        )
     if followers:
         reach = min(15.0, 3.0 * math.log10(1 + followers))
-        score += reach
         if reach >= 9:  # about 1,000 followers and more
-            reasons.append("influential author")
+            reasons.append(
+                Reason("influential author", reach, f"Influential author ({followers:,} followers)")
+            )
+        else:
+            reasons.append(Reason("reach", reach, f"{followers:,} followers"))
     if copies:
-        score += min(10.0, 2.0 * copies)
-        reasons.append("spreading")
-    return Priority(round(min(score, 100.0), 1), tuple(reasons))
+        reasons.append(Reason("spreading", min(10.0, 2.0 * copies), f"Spreading ({copies} copies)"))
+    score = BASE + sum(reason.points for reason in reasons)
+    rounded = tuple(
+        Reason(reason.factor, round(reason.points, 1), reason.label) for reason in reasons
+    )
+    return Priority(round(min(score, 100.0), 1), rounded)

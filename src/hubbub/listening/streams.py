@@ -1,0 +1,330 @@
+"""The pipeline on Redis Streams: the listener adds, a consumer group of workers processes.
+
+The database stays the source of truth. Accepting a batch commits the posts
+(`InboundPost`, `enqueued_at` empty); the listener's outbox loop then adds
+their ids to the stream and stamps `enqueued_at`. A listener that dies between
+the two leaves rows that the next loop (in any listener) adds again, so an
+id may reach the stream twice; processing is idempotent, so that costs a
+skipped row, never a second mention.
+
+Workers read with XREADGROUP, process, and XACK only after the database
+commit. An entry left pending by a dead worker is taken over with XAUTOCLAIM
+once it has been idle for `claim_idle`. A post whose processing failed
+`MAX_ATTEMPTS` times (counted in the database, so a killed worker does not
+count against the post) goes to the dead-letter stream; so does an entry
+delivered `MAX_DELIVERIES` times, the mark of a post that kills its worker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from django.db import transaction
+
+from hubbub.core import clock
+from hubbub.listening import services
+from hubbub.listening.models import InboundPost
+from hubbub.listening.pipeline.process import PipelineState, process_each, process_inbound
+
+logger = logging.getLogger(__name__)
+
+STREAM = "hubbub:inbound"
+GROUP = "pipeline"
+DEAD = "hubbub:inbound:dead"
+MAX_DELIVERIES = 20
+ENQUEUE_BATCH = 1000
+KILLER_ERROR = "delivered too often: it may crash its worker"
+# An enqueued post still unprocessed after this long is added again: the
+# stream may have lost it (Redis restarted without persistence, or an entry
+# acknowledged by a worker whose transaction then failed).
+STALE_AFTER = dt.timedelta(minutes=10)
+
+Entry = tuple[str, int]  # (stream entry id, inbound post id)
+
+
+def connect(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+
+
+def ensure_group(client: redis.Redis) -> None:
+    try:
+        client.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+    except redis.ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- the listener's side ---------------------------------------------------
+
+
+def enqueue_accepted(client: redis.Redis, *, limit: int = ENQUEUE_BATCH) -> int:
+    """Add accepted, not yet enqueued posts to the stream; return how many."""
+    with transaction.atomic():
+        rows = list(
+            InboundPost.objects.filter(
+                enqueued_at__isnull=True, processed_at__isnull=True, dead_at__isnull=True
+            )
+            .order_by("id")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "workspace_id")[:limit]
+        )
+        if not rows:
+            return 0
+        pipe = client.pipeline(transaction=False)
+        for inbound_id, workspace_id in rows:
+            pipe.xadd(STREAM, {"id": inbound_id, "ws": workspace_id})
+        pipe.execute()
+        # Stamped after the entries are in Redis: a crash in between adds them
+        # twice, never zero times.
+        InboundPost.objects.filter(pk__in=[pk for pk, _ in rows]).update(enqueued_at=clock.now())
+    return len(rows)
+
+
+def requeue_stale(*, older_than: dt.timedelta = STALE_AFTER) -> int:
+    """Mark long-unprocessed posts for adding again; the enqueue loop adds them."""
+    return InboundPost.objects.filter(
+        processed_at__isnull=True,
+        dead_at__isnull=True,
+        enqueued_at__lt=clock.now() - older_than,
+    ).update(enqueued_at=None)
+
+
+def trim(client: redis.Redis) -> int:
+    """Drop entries every consumer has read and acknowledged.
+
+    Everything before the oldest pending entry and before the group's last
+    delivered id is done; nothing unread or unacknowledged is removed.
+    """
+    groups = {_text(g["name"]): g for g in client.xinfo_groups(STREAM)}
+    group = groups.get(GROUP)
+    if group is None:
+        return 0
+    millis, sequence = _entry_order(_text(group["last-delivered-id"]))
+    floor = (millis, sequence + 1)  # everything delivered so far …
+    pending = client.xpending(STREAM, GROUP)
+    if pending["pending"]:
+        floor = min(floor, _entry_order(_text(pending["min"])))  # … but what is still pending
+    return int(client.xtrim(STREAM, minid=f"{floor[0]}-{floor[1]}", approximate=False))
+
+
+def _entry_order(entry_id: str) -> tuple[int, int]:
+    millis, _, sequence = entry_id.partition("-")
+    return int(millis), int(sequence or 0)
+
+
+# --- the workers' side -----------------------------------------------------
+
+
+@dataclass
+class StreamWorker:
+    """One consumer of the group: claim what dead workers left, read new entries, process."""
+
+    client: redis.Redis
+    name: str = field(default_factory=consumer_name)
+    batch: int = 500
+    block_ms: int = 1000
+    claim_idle_ms: int = 30_000
+    state: PipelineState = field(default_factory=PipelineState)
+    _claim_from: str = "0-0"
+    _next_claim: float = 0.0
+
+    def step(self) -> int:
+        """Handle one batch; return how many entries it settled (0 when idle)."""
+        entries: list[Entry] = []
+        if time.monotonic() >= self._next_claim:
+            entries = self._claim()
+            if not entries:
+                self._next_claim = time.monotonic() + self.claim_idle_ms / 4000
+        if not entries:
+            entries = self._read()
+        if not entries:
+            return 0
+        return self._handle(entries)
+
+    def _read(self) -> list[Entry]:
+        reply: Any = self.client.xreadgroup(
+            GROUP, self.name, {STREAM: ">"}, count=self.batch, block=self.block_ms
+        )
+        return [entry for _, messages in reply or [] for entry in _entries(messages)]
+
+    def _claim(self) -> list[Entry]:
+        reply: Any = self.client.xautoclaim(
+            STREAM,
+            GROUP,
+            self.name,
+            min_idle_time=self.claim_idle_ms,
+            start_id=self._claim_from,
+            count=self.batch,
+        )
+        self._claim_from = _text(reply[0])
+        claimed = _entries(reply[1])
+        if not claimed:
+            return []
+        logger.info("took over %d entries left by another worker", len(claimed))
+        return self._without_killers(claimed)
+
+    def _without_killers(self, claimed: list[Entry]) -> list[Entry]:
+        """Set aside entries delivered so often that they must be killing their workers."""
+        counts = {
+            _text(row["message_id"]): int(row["times_delivered"])
+            for row in self.client.xpending_range(
+                STREAM,
+                GROUP,
+                min=claimed[0][0],
+                max=claimed[-1][0],
+                count=len(claimed) * 2,
+                consumername=self.name,
+            )
+        }
+        killers = [entry for entry in claimed if counts.get(entry[0], 0) > MAX_DELIVERIES]
+        if killers:
+            self._bury(
+                killers,
+                {
+                    inbound_id: "delivered too often: it may crash its worker"
+                    for _, inbound_id in killers
+                },
+                mark_dead=True,
+            )
+        return [entry for entry in claimed if entry not in killers]
+
+    def _handle(self, entries: list[Entry]) -> int:
+        ids = list(dict.fromkeys(inbound_id for _, inbound_id in entries))
+        failures: dict[int, str] = {}
+        try:
+            done = process_inbound(ids=ids, state=self.state)
+        except Exception:
+            logger.exception("a batch of %d failed; processing its posts one by one", len(ids))
+            done, failed = process_each(ids=ids, state=self.state)
+            failures = {failure.inbound_id: failure.error for failure in failed}
+        dead = set(services.record_processing_failures(failures=list(failures.items())))
+        if dead:
+            self._bury([entry for entry in entries if entry[1] in dead], failures, mark_dead=False)
+        settled = [
+            entry_id
+            for entry_id, inbound_id in entries
+            if inbound_id not in done.busy and inbound_id not in failures
+        ]
+        if settled:
+            self.client.xack(STREAM, GROUP, *settled)
+        return len(settled)
+
+    def _bury(self, entries: Sequence[Entry], errors: dict[int, str], *, mark_dead: bool) -> None:
+        """Move entries to the dead-letter stream, then acknowledge them."""
+        if mark_dead:
+            InboundPost.objects.filter(
+                pk__in=[inbound_id for _, inbound_id in entries], processed_at__isnull=True
+            ).update(dead_at=clock.now(), last_error=KILLER_ERROR)
+        pipe = self.client.pipeline(transaction=False)
+        for entry_id, inbound_id in entries:
+            pipe.xadd(
+                DEAD,
+                {
+                    "id": inbound_id,
+                    "entry": entry_id,
+                    "error": errors.get(inbound_id, "")[:500],
+                    "at": clock.now().isoformat(),
+                },
+            )
+        pipe.xack(STREAM, GROUP, *[entry_id for entry_id, _ in entries])
+        pipe.execute()
+        logger.warning("%d post(s) moved to the dead-letter stream", len(entries))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _entries(messages: Iterable[Any]) -> list[Entry]:
+    found: list[Entry] = []
+    for message in messages:
+        if not message or message[1] is None:
+            continue  # trimmed away while pending
+        entry_id, fields = message
+        raw = fields.get(b"id") or fields.get("id")
+        if raw is not None:
+            found.append((_text(entry_id), int(raw)))
+    return found
+
+
+# --- the dead-letter stream ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    entry_id: str
+    inbound_id: int
+    error: str
+    at: str
+
+
+def dead_letters(client: redis.Redis, *, limit: int = 1000) -> list[DeadLetter]:
+    entries: Any = client.xrange(DEAD, count=limit)
+    return [
+        DeadLetter(
+            entry_id=_text(entry_id),
+            inbound_id=int(fields[b"id"]),
+            error=_text(fields.get(b"error", b"")),
+            at=_text(fields.get(b"at", b"")),
+        )
+        for entry_id, fields in entries
+    ]
+
+
+def replay_dead_letters(client: redis.Redis, *, inbound_ids: Sequence[int] | None = None) -> int:
+    """Give dead posts another go: revive them in the database, drop their dead entries.
+
+    The listener's enqueue loop adds the revived posts to the stream again.
+    """
+    letters = dead_letters(client, limit=100_000)
+    if inbound_ids is not None:
+        wanted = set(inbound_ids)
+        letters = [letter for letter in letters if letter.inbound_id in wanted]
+    if not letters:
+        return 0
+    services.revive_dead_posts(inbound_ids=[letter.inbound_id for letter in letters])
+    client.xdel(DEAD, *[letter.entry_id for letter in letters])
+    return len(letters)
+
+
+def forget_dead_letters(client: redis.Redis, inbound_ids: Sequence[int]) -> int:
+    """Drop the dead-letter entries of posts revived some other way (the settings page)."""
+    wanted = set(inbound_ids)
+    entries = [
+        letter.entry_id
+        for letter in dead_letters(client, limit=100_000)
+        if letter.inbound_id in wanted
+    ]
+    return int(client.xdel(DEAD, *entries)) if entries else 0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStatus:
+    length: int
+    pending: int
+    consumers: int
+    dead: int
+
+
+def stream_status(client: redis.Redis) -> StreamStatus:
+    ensure_group(client)
+    pending = client.xpending(STREAM, GROUP)
+    groups = {_text(g["name"]): g for g in client.xinfo_groups(STREAM)}
+    return StreamStatus(
+        length=int(client.xlen(STREAM)),
+        pending=int(pending["pending"]),
+        consumers=int(groups[GROUP]["consumers"]) if GROUP in groups else 0,
+        dead=int(client.xlen(DEAD)),
+    )
