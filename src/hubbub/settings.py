@@ -30,6 +30,9 @@ HUBBUB_ENCRYPTION_KEYS = config.encryption_keys(production=PRODUCTION, directory
 HUBBUB_BASE_URL = config.env_str("HUBBUB_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 HUBBUB_REDIS_URL = config.env_str("HUBBUB_REDIS_URL")
 HUBBUB_SSE_HEARTBEAT_SECONDS = config.env_int("HUBBUB_SSE_HEARTBEAT_SECONDS", default=15, minimum=1)
+# How long a listener's claim on a source lasts without renewal: after a
+# listener dies, another takes its sources over within this time.
+HUBBUB_SOURCE_LEASE_SECONDS = config.env_int("HUBBUB_SOURCE_LEASE_SECONDS", default=60, minimum=2)
 
 ALLOWED_HOSTS = config.env_list(
     "HUBBUB_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]

@@ -19,6 +19,7 @@ import threading
 import time
 
 import redis
+from django.conf import settings
 from django.db import (
     InterfaceError,
     OperationalError,
@@ -34,7 +35,11 @@ from hubbub.listening.pipeline.process import BATCH, PipelineState, process_each
 from hubbub.listening.services import MAX_ATTEMPTS
 
 logger = logging.getLogger(__name__)
-SOURCE_SCAN_SECONDS = 10.0
+
+
+def _scan_interval() -> float:
+    """Sources are rescanned (and their leases renewed) six times a lease."""
+    return settings.HUBBUB_SOURCE_LEASE_SECONDS / 6
 
 
 def _follow(source_id: int, stop: threading.Event, holder: str) -> None:
@@ -68,7 +73,7 @@ def run_embedded(stop: threading.Event, *, idle_seconds: float = 0.5) -> None:
     while not stop.is_set():
         if time.monotonic() >= next_scan:
             _scan_sources(followers, holder)
-            next_scan = time.monotonic() + SOURCE_SCAN_SECONDS
+            next_scan = time.monotonic() + _scan_interval()
         try:
             busy = process_next_batch(state)
         except Exception:
@@ -128,7 +133,7 @@ def run_listener(
         try:
             if now >= next_scan:
                 _scan_sources(followers, holder)
-                next_scan = now + SOURCE_SCAN_SECONDS
+                next_scan = now + _scan_interval()
             if now >= next_stale:
                 streams.requeue_stale(older_than=stale_after)
                 next_stale = now + 60
