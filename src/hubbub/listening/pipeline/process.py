@@ -12,8 +12,10 @@ idempotent on (workspace, platform, external id).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import InterfaceError, OperationalError, transaction
@@ -25,9 +27,10 @@ from hubbub.intelligence.interface import classify_batch
 from hubbub.intelligence.types import Classification
 from hubbub.listening.events import MentionsArrived
 from hubbub.listening.matcher import Matcher, Post, PreparedPost
-from hubbub.listening.models import InboundPost, Mention, Query
+from hubbub.listening.models import InboundPost, Mention, Query, RoutingRule
 from hubbub.listening.pipeline.dedupe import DedupeIndex, dedupe_batch
 from hubbub.listening.pipeline.normalize import normalize_batch
+from hubbub.listening.pipeline.route import Rule, choose_team, load_rules
 from hubbub.listening.pipeline.score import Priority, priority
 from hubbub.listening.query import QueryError, parse
 from hubbub.listening.types import DedupedPost, raw_post_from_json
@@ -45,6 +48,34 @@ class PipelineState:
     )
     # query id → the team that owns it, for routing
     query_teams: dict[int, int | None] = field(default_factory=dict)
+    rules: dict[int, tuple[tuple[int, dt.datetime | None], list[Rule]]] = field(
+        default_factory=dict
+    )
+    # Seconds each stage took, batch by batch, when a benchmark asks for them.
+    timings: dict[str, list[float]] | None = None
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        if self.timings is None:
+            yield
+            return
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings.setdefault(stage, []).append(time.perf_counter() - started)
+
+    def rules_for(self, workspace_id: int) -> list[Rule]:
+        """The workspace's routing rules, read again only when they changed."""
+        stamp_row = RoutingRule.objects.filter(workspace_id=workspace_id).aggregate(
+            count=Count("id"), changed=Max("updated_at")
+        )
+        stamp = (stamp_row["count"], stamp_row["changed"])
+        cached = self.rules.get(workspace_id)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, load_rules(workspace_id))
+            self.rules[workspace_id] = cached
+        return cached[1]
 
     def matcher_for(self, workspace_id: int) -> Matcher:
         """The workspace's enabled queries, rebuilt only when they changed."""
@@ -137,20 +168,35 @@ def _process(rows: list[InboundPost], state: PipelineState) -> Processed:
     if not rows:
         return Processed(0, 0)
     try:
-        kept = dedupe_batch(
-            normalize_batch([raw_post_from_json(row.post) for row in rows]), state.dedupe
-        )
+        with state.timed("normalize"):
+            normalized = normalize_batch([raw_post_from_json(row.post) for row in rows])
+        with state.timed("dedupe"):
+            kept = dedupe_batch(normalized, state.dedupe)
         stored = _store(kept, state)
     except Exception:
         # The transaction rolls back, but the dedupe window already saw the
         # batch: forget it, so the retry does not take the posts for repeats.
         state.dedupe = DedupeIndex()
         raise
-    InboundPost.objects.filter(pk__in=[row.pk for row in rows]).update(processed_at=clock.now())
+    with state.timed("mark_processed"):
+        InboundPost.objects.filter(pk__in=[row.pk for row in rows]).update(processed_at=clock.now())
     return Processed(len(rows), stored)
 
 
 def _store(kept: list[DedupedPost], state: PipelineState) -> int:
+    with state.timed("match"):
+        matched = _match(kept, state)
+    if not matched:
+        return 0
+    with state.timed("classify"):
+        labels = classify_batch([item.post.text for item, _ in matched])
+    with state.timed("score_thread_route"):
+        mentions = _score_thread_route(matched, labels, state)
+    with state.timed("store"):
+        return _write(matched, mentions)
+
+
+def _match(kept: list[DedupedPost], state: PipelineState) -> list[tuple[DedupedPost, list[int]]]:
     matched: list[tuple[DedupedPost, list[int]]] = []
     # One freshness check per workspace per batch, not per post.
     matchers = {ws: state.matcher_for(ws) for ws in {item.post.raw.workspace_id for item in kept}}
@@ -170,18 +216,34 @@ def _store(kept: list[DedupedPost], state: PipelineState) -> int:
         )
         if queries:
             matched.append((item, queries))
-    if not matched:
-        return 0
-    labels = classify_batch([item.post.text for item, _ in matched])
+    return matched
+
+
+def _score_thread_route(
+    matched: list[tuple[DedupedPost, list[int]]],
+    labels: list[Classification],
+    state: PipelineState,
+) -> list[Mention]:
     copies = Counter(item.duplicate_of for item, _ in matched if item.duplicate_of)
     roots = _thread_roots([item for item, _ in matched])
+    rules = {ws: state.rules_for(ws) for ws in {item.post.raw.workspace_id for item, _ in matched}}
     mentions = []
     for (item, queries), label in zip(matched, labels, strict=True):
         raw = item.post.raw
         score = priority(label, followers=raw.author_followers, copies=copies[raw.external_id])
-        # Routed to the team that owns the first matching query that has one.
-        team_id = next((state.query_teams[q] for q in queries if state.query_teams.get(q)), None)
+        team_id = choose_team(
+            rules[raw.workspace_id],
+            query_ids=queries,
+            platform=raw.platform,
+            lang=raw.lang,
+            intent=label.intent,
+            query_teams=state.query_teams,
+        )
         mentions.append(_mention(item, label, score, team_id, roots.get(_key(item), "")))
+    return mentions
+
+
+def _write(matched: list[tuple[DedupedPost, list[int]]], mentions: list[Mention]) -> int:
     Mention.objects.bulk_create(mentions, ignore_conflicts=True, batch_size=500)
     ids = _mention_ids([item for item, _ in matched])
     links = [

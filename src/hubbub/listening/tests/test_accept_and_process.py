@@ -10,7 +10,14 @@ from hubbub.accounts.tests.factories import Cast
 from hubbub.core.errors import ValidationFailed
 from hubbub.core.models import EventRecord
 from hubbub.listening import services
-from hubbub.listening.models import InboundPost, Mention, QueryKind, Source, SourceKind
+from hubbub.listening.models import (
+    InboundPost,
+    Mention,
+    QueryKind,
+    RoutingRule,
+    Source,
+    SourceKind,
+)
 from hubbub.listening.pipeline.process import PipelineState, process_pending
 from hubbub.listening.types import RawPost
 
@@ -213,6 +220,43 @@ class TestTriageRoutingAndThreads:
         assert (reply.thread_root_external_id, second_reply.thread_root_external_id) == ("1", "1")
         assert second_reply.priority is not None
         assert second_reply.priority < first.priority
+
+    def test_routing_rules_come_before_query_ownership(self, cast: Cast, source: Source) -> None:
+        services.save_query(
+            actor=cast.lee,
+            name="Care's",
+            kind=QueryKind.BRAND,
+            expression="brightwave",
+            owner_team_id=cast.care.pk,
+        )
+        RoutingRule.objects.create(
+            workspace=cast.brightwave, name="French to nights", lang="fr", team=cast.nights
+        )
+        services.accept_posts(
+            source_id=source.pk,
+            cursor="2",
+            posts=[
+                raw(source, "fr", "brightwave ne marche plus", lang="fr-FR"),
+                raw(source, "en", "brightwave stopped working", lang="en"),
+            ],
+        )
+        state = PipelineState()
+        process_pending(state=state)
+        assert Mention.objects.get(external_id="fr").team == cast.nights
+        assert Mention.objects.get(external_id="en").team == cast.care  # no rule: the owner
+        # A new rule is seen by the next batch of the same runner.
+        RoutingRule.objects.create(
+            workspace=cast.brightwave, name="Complaints", intent="complaint", team=cast.billing
+        )
+        services.accept_posts(
+            source_id=source.pk,
+            cursor="3",
+            posts=[raw(source, "late", "brightwave outage, worst service, refund me", lang="en")],
+        )
+        process_pending(state=state)
+        late = Mention.objects.get(external_id="late")
+        assert late.team == cast.billing
+        assert {"negative", "complaint"} <= {r["factor"] for r in late.priority_reasons}
 
 
 class TestSourceLeases:
