@@ -13,6 +13,7 @@ from importlib import import_module
 BENCHES = {
     "web": ("hubbub.cli.bench_web", "pages and API under load, SQLite and PostgreSQL"),
     "matcher": ("hubbub.cli.bench_matcher", "query matching: percolation against the naive way"),
+    "pipeline": ("hubbub.cli.bench_pipeline", "accept → route: posts/s and per-stage latency"),
 }
 
 

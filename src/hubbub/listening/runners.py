@@ -157,6 +157,7 @@ def run_stream_worker(
     """Process the stream as one consumer of the group, until `stop` is set."""
     streams.ensure_group(client)
     worker = streams.StreamWorker(client=client, claim_idle_ms=claim_idle_ms)
+    streams.join_group(client, worker.name)
     logger.info("pipeline worker %s reading %s", worker.name, streams.STREAM)
     while not stop.is_set():
         try:

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from django.db import transaction
 
 from hubbub.core import clock
 from hubbub.listening import services
@@ -41,6 +40,8 @@ GROUP = "pipeline"
 DEAD = "hubbub:inbound:dead"
 MAX_DELIVERIES = 20
 ENQUEUE_BATCH = 1000
+GONE_AFTER_MS = 60 * 60 * 1000
+RETRY_BUSY_SECONDS = 0.5
 KILLER_ERROR = "delivered too often: it may crash its worker"
 # An enqueued post still unprocessed after this long is added again: the
 # stream may have lost it (Redis restarted without persistence, or an entry
@@ -62,6 +63,19 @@ def ensure_group(client: redis.Redis) -> None:
             raise
 
 
+def join_group(client: redis.Redis, name: str) -> None:
+    """Register a consumer at once (not at its first delivery), and forget long-gone ones.
+
+    A consumer that has held nothing for an hour belongs to a worker that
+    died or stopped; dropping it keeps `XINFO CONSUMERS` readable.
+    """
+    client.xgroup_createconsumer(STREAM, GROUP, name)
+    consumers: Any = client.xinfo_consumers(STREAM, GROUP)
+    for consumer in consumers:
+        if int(consumer["pending"]) == 0 and int(consumer["idle"]) > GONE_AFTER_MS:
+            client.xgroup_delconsumer(STREAM, GROUP, _text(consumer["name"]))
+
+
 def consumer_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -70,25 +84,29 @@ def consumer_name() -> str:
 
 
 def enqueue_accepted(client: redis.Redis, *, limit: int = ENQUEUE_BATCH) -> int:
-    """Add accepted, not yet enqueued posts to the stream; return how many."""
-    with transaction.atomic():
-        rows = list(
-            InboundPost.objects.filter(
-                enqueued_at__isnull=True, processed_at__isnull=True, dead_at__isnull=True
-            )
-            .order_by("id")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", "workspace_id")[:limit]
+    """Add accepted, not yet enqueued posts to the stream; return how many.
+
+    No row locks are held while Redis is written to: a worker may take an
+    entry at once, and must not find its row locked by the listener.
+    """
+    rows = list(
+        InboundPost.objects.filter(
+            enqueued_at__isnull=True, processed_at__isnull=True, dead_at__isnull=True
         )
-        if not rows:
-            return 0
-        pipe = client.pipeline(transaction=False)
-        for inbound_id, workspace_id in rows:
-            pipe.xadd(STREAM, {"id": inbound_id, "ws": workspace_id})
-        pipe.execute()
-        # Stamped after the entries are in Redis: a crash in between adds them
-        # twice, never zero times.
-        InboundPost.objects.filter(pk__in=[pk for pk, _ in rows]).update(enqueued_at=clock.now())
+        .order_by("id")
+        .values_list("pk", "workspace_id")[:limit]
+    )
+    if not rows:
+        return 0
+    pipe = client.pipeline(transaction=False)
+    for inbound_id, workspace_id in rows:
+        pipe.xadd(STREAM, {"id": inbound_id, "ws": workspace_id})
+    pipe.execute()
+    # Stamped after the entries are in Redis: a crash in between adds them
+    # twice, never zero times. Rows a worker has finished meanwhile need no stamp.
+    InboundPost.objects.filter(
+        pk__in=[pk for pk, _ in rows], processed_at__isnull=True, enqueued_at__isnull=True
+    ).update(enqueued_at=clock.now())
     return len(rows)
 
 
@@ -139,11 +157,16 @@ class StreamWorker:
     state: PipelineState = field(default_factory=PipelineState)
     _claim_from: str = "0-0"
     _next_claim: float = 0.0
+    # Entries whose rows another transaction held locked: tried again shortly.
+    _retry: list[Entry] = field(default_factory=list)
+    _retry_at: float = 0.0
 
     def step(self) -> int:
         """Handle one batch; return how many entries it settled (0 when idle)."""
         entries: list[Entry] = []
-        if time.monotonic() >= self._next_claim:
+        if self._retry and time.monotonic() >= self._retry_at:
+            entries, self._retry = self._retry, []
+        if not entries and time.monotonic() >= self._next_claim:
             entries = self._claim()
             if not entries:
                 self._next_claim = time.monotonic() + self.claim_idle_ms / 4000
@@ -212,6 +235,10 @@ class StreamWorker:
         dead = set(services.record_processing_failures(failures=list(failures.items())))
         if dead:
             self._bury([entry for entry in entries if entry[1] in dead], failures, mark_dead=False)
+        busy = [entry for entry in entries if entry[1] in done.busy and entry[1] not in failures]
+        if busy:
+            self._retry.extend(busy)
+            self._retry_at = time.monotonic() + RETRY_BUSY_SECONDS
         settled = [
             entry_id
             for entry_id, inbound_id in entries
