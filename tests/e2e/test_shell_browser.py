@@ -98,11 +98,13 @@ SHELL_PAGES = [
     "/listening/",
     "/listening/queries/",
     "/listening/queries/new/",
+    "/listening/routing/",
     "/settings/profile/",
     "/settings/people/",
     "/settings/people/invite/",
     "/settings/teams/",
     "/settings/tokens/",
+    "/settings/pipeline/",
 ]
 
 

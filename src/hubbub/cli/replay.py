@@ -11,15 +11,19 @@ import argparse
 import sys
 from pathlib import Path
 
+from hubbub.connectors.replay.reader import MAPPINGS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, help="a .csv, .jsonl or .ndjson file")
+    parser.add_argument(
+        "file", type=Path, help="a .csv, .tsv, .jsonl, .ndjson or .txt (one post a line) file"
+    )
     parser.add_argument("--workspace", required=True, help="the workspace's short name (slug)")
     parser.add_argument(
         "--preset",
         default="generic",
-        choices=["generic", "twcs", "complaints"],
-        help="column mapping (twcs: ../shared/data/twcs)",
+        choices=sorted(MAPPINGS),
+        help="column mapping; twcs, complaints, semeval and tweeteval read ../shared/data/",
     )
     parser.add_argument("--platform", default="replay", help="platform name stored on mentions")
     parser.add_argument("--name", default="", help="source name (default: the file's name)")

@@ -1,4 +1,4 @@
-"""REST endpoints for listening queries."""
+"""REST endpoints for listening queries and routing rules."""
 
 from __future__ import annotations
 
@@ -8,9 +8,18 @@ from ninja.responses import Status as Reply
 
 from hubbub.api.auth import api_user
 from hubbub.listening import selectors, services
-from hubbub.listening.models import Query, QueryKind
+from hubbub.listening.models import Query, QueryKind, RoutingRule
 from hubbub.listening.query import render
-from hubbub.listening.schemas import CheckIn, CheckOut, QueryIn, QueryOut
+from hubbub.listening.schemas import (
+    CheckIn,
+    CheckOut,
+    QueryIn,
+    QueryOut,
+    RoutingRuleIn,
+    RoutingRuleMove,
+    RoutingRuleOut,
+    RoutingRulePatch,
+)
 
 router = Router(tags=["listening"])
 
@@ -74,4 +83,89 @@ def update_query(request: HttpRequest, query_id: int, data: QueryIn) -> QueryOut
 @router.delete("/queries/{query_id}", response={204: None})
 def delete_query(request: HttpRequest, query_id: int) -> Reply[None]:
     services.delete_query(actor=api_user(request), query_id=query_id)
+    return Reply(204, None)
+
+
+def _rule(rule: RoutingRule) -> RoutingRuleOut:
+    return RoutingRuleOut(
+        id=rule.pk,
+        position=rule.position,
+        name=rule.name,
+        team_id=rule.team_id,
+        query_id=rule.query_id,
+        platform=rule.platform,
+        lang=rule.lang,
+        intent=rule.intent,
+        enabled=rule.enabled,
+        updated_at=rule.updated_at,
+    )
+
+
+@router.get(
+    "/routing-rules",
+    response=list[RoutingRuleOut],
+    summary="Routing rules, in the order they are tried",
+)
+def list_routing_rules(request: HttpRequest) -> list[RoutingRuleOut]:
+    return [_rule(r) for r in selectors.routing_rules(user=api_user(request))]
+
+
+@router.post(
+    "/routing-rules",
+    response={201: RoutingRuleOut},
+    summary="Add a routing rule, tried after the others (admins and leads)",
+)
+def create_routing_rule(request: HttpRequest, data: RoutingRuleIn) -> Reply[RoutingRuleOut]:
+    rule = services.save_routing_rule(
+        actor=api_user(request),
+        name=data.name,
+        team_id=data.team_id,
+        query_id=data.query_id,
+        platform=data.platform,
+        lang=data.lang,
+        intent=data.intent,
+        enabled=data.enabled,
+    )
+    return Reply(201, _rule(rule))
+
+
+@router.patch(
+    "/routing-rules/{rule_id}", response=RoutingRuleOut, summary="Change some of a rule's fields"
+)
+def update_routing_rule(
+    request: HttpRequest, rule_id: int, data: RoutingRulePatch
+) -> RoutingRuleOut:
+    user = api_user(request)
+    rule = selectors.access_routing_rule(user=user, rule_id=rule_id)
+    saved = services.save_routing_rule(
+        actor=user,
+        rule_id=rule.pk,
+        name=rule.name if data.name is None else data.name,
+        team_id=rule.team_id if data.team_id is None else data.team_id,
+        # null clears the query condition; leaving the field out keeps it.
+        query_id=data.query_id if "query_id" in data.model_fields_set else rule.query_id,
+        platform=rule.platform if data.platform is None else data.platform,
+        lang=rule.lang if data.lang is None else data.lang,
+        intent=rule.intent if data.intent is None else data.intent,
+        enabled=rule.enabled if data.enabled is None else data.enabled,
+    )
+    return _rule(saved)
+
+
+@router.post(
+    "/routing-rules/{rule_id}/move",
+    response=list[RoutingRuleOut],
+    summary="Move a rule one place up or down; returns the rules in their new order",
+)
+def move_routing_rule(
+    request: HttpRequest, rule_id: int, data: RoutingRuleMove
+) -> list[RoutingRuleOut]:
+    user = api_user(request)
+    services.move_routing_rule(actor=user, rule_id=rule_id, direction=data.direction)
+    return [_rule(r) for r in selectors.routing_rules(user=user)]
+
+
+@router.delete("/routing-rules/{rule_id}", response={204: None})
+def delete_routing_rule(request: HttpRequest, rule_id: int) -> Reply[None]:
+    services.delete_routing_rule(actor=api_user(request), rule_id=rule_id)
     return Reply(204, None)

@@ -194,6 +194,10 @@ class Mention(models.Model):
         indexes = [
             models.Index(fields=["workspace", "-posted_at"], name="mention_recent"),
             models.Index(fields=["workspace", "content_hash"], name="mention_content_hash"),
+            # A mention's thread on its detail page, and replies finding their parent.
+            models.Index(
+                fields=["workspace", "platform", "thread_root_external_id"], name="mention_thread"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import redis
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
 from hubbub.accounts import selectors as accounts
 from hubbub.accounts.models import Role, User
 from hubbub.core.errors import NotFound
+from hubbub.listening import search
 from hubbub.listening.matcher import Matcher, Post
-from hubbub.listening.models import InboundPost, Mention, Query
+from hubbub.listening.models import InboundPost, Mention, Query, RoutingRule
 from hubbub.listening.query import Node
+
+if TYPE_CHECKING:
+    from hubbub.listening.streams import StreamStatus  # streams imports services, then this
 
 
 def visible_queries(*, user: User) -> QuerySet[Query]:
@@ -63,9 +70,7 @@ def dead_posts(*, limit: int = 100, workspace_id: int | None = None) -> list[Dea
         )
         for pk, error, dead_at, platform, external_id, attempts in rows.order_by(
             "dead_at", "pk"
-        ).values_list("pk", "last_error", "dead_at", "platform", "external_id", "attempts")[
-            :limit
-        ]
+        ).values_list("pk", "last_error", "dead_at", "platform", "external_id", "attempts")[:limit]
     ]
 
 
@@ -86,6 +91,35 @@ def pipeline_health(*, workspace_id: int) -> PipelineHealth:
             workspace_id=workspace_id, processed_at__isnull=True, dead_at__isnull=False
         ).count(),
         oldest_waiting_at=waiting.order_by("pk").values_list("accepted_at", flat=True).first(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineOverview:
+    runner: str  # "embedded" or "redis"
+    health: PipelineHealth
+    dead: list[DeadPost]
+    stream: StreamStatus | None  # with Redis, when it answered
+    stream_error: str
+
+
+def pipeline_overview(*, user: User) -> PipelineOverview:
+    """What the pipeline settings page shows: the workspace's backlog and dead posts."""
+    workspace_id = accounts.workspace_id_of(user)
+    stream, error = None, ""
+    if settings.HUBBUB_REDIS_URL:
+        from hubbub.listening import streams
+
+        try:
+            stream = streams.stream_status(streams.connect(settings.HUBBUB_REDIS_URL))
+        except redis.RedisError as problem:
+            error = f"Redis did not answer: {problem}"
+    return PipelineOverview(
+        runner="redis" if settings.HUBBUB_REDIS_URL else "embedded",
+        health=pipeline_health(workspace_id=workspace_id),
+        dead=dead_posts(workspace_id=workspace_id, limit=200),
+        stream=stream,
+        stream_error=error,
     )
 
 
@@ -154,6 +188,8 @@ class MentionFilters:
     lang: str = ""
     sentiment: str = ""
     intent: str = ""
+    q: str = ""  # full-text search over text and author handle (see search.py)
+    since: dt.datetime | None = None  # posted at or after
 
 
 def recent_mentions(
@@ -171,8 +207,110 @@ def recent_mentions(
             "intent": filters.intent,
         }
         mentions = mentions.filter(**{name: value for name, value in exact.items() if value})
+        if filters.since is not None:
+            mentions = mentions.filter(posted_at__gte=filters.since)
+        if filters.q.strip():
+            mentions = search.search_mentions(mentions, filters.q)
     return (
         mentions.prefetch_related("queries")
         .annotate(duplicate_count=Count("duplicates"))
         .order_by("-posted_at", "-id")[:limit]
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityReason:
+    label: str
+    points: float
+
+
+@dataclass(frozen=True, slots=True)
+class MentionDetail:
+    """One mention and what surrounds it, as the reader may see it."""
+
+    mention: Mention
+    link: str  # the original post, only when it is an http(s) address
+    queries: list[Query]
+    reasons: list[PriorityReason]  # largest contribution first
+    original: Mention | None  # the mention this one copies
+    copies: list[Mention]  # oldest first, at most `copy_limit`
+    copy_count: int
+    thread: list[Mention]  # oldest first, the root included when stored
+    thread_has_more: bool
+    root_stored: bool
+
+
+def mention_detail(
+    *, user: User, mention_id: int, thread_limit: int = 200, copy_limit: int = 50
+) -> MentionDetail:
+    """A mention with its queries, priority reasons, copies and thread.
+
+    Raises NotFound for a mention the reader may not see, in another
+    workspace or routed to another team, as for one that does not exist.
+    Copies and thread posts are limited to what the reader may see too.
+    """
+    visible = visible_mentions(user=user)
+    try:
+        mention = visible.get(pk=mention_id)
+    except Mention.DoesNotExist as error:
+        raise NotFound("No such mention.", code="mention_not_found") from error
+    listed = ("id", "platform", "external_id", "author_handle", "author_name", "text", "posted_at")
+    original = (
+        visible.filter(pk=mention.duplicate_of_id).only(*listed).first()
+        if mention.duplicate_of_id
+        else None
+    )
+    copies = visible.filter(duplicate_of=mention)
+    root = mention.thread_root_external_id or mention.external_id
+    thread = list(
+        visible.filter(platform=mention.platform)
+        .filter(Q(thread_root_external_id=root) | Q(external_id=root))
+        .only(*listed, "reply_to_external_id")
+        .order_by("posted_at", "id")[: thread_limit + 1]
+    )
+    return MentionDetail(
+        mention=mention,
+        # Stored URLs come from the platforms: never render a javascript: link.
+        link=mention.url if mention.url.lower().startswith(("https://", "http://")) else "",
+        queries=list(visible_queries(user=user).filter(mentions=mention).order_by("name")),
+        reasons=_priority_reasons(mention.priority_reasons),
+        original=original,
+        copies=list(copies.only(*listed).order_by("posted_at", "id")[:copy_limit]),
+        copy_count=copies.count(),
+        thread=thread[:thread_limit],
+        thread_has_more=len(thread) > thread_limit,
+        root_stored=any(post.external_id == root for post in thread),
+    )
+
+
+def _priority_reasons(stored: object) -> list[PriorityReason]:
+    """The stored reasons, skipping malformed entries (old rows may have none)."""
+    if not isinstance(stored, list):
+        return []
+    reasons = []
+    for entry in stored:
+        if not isinstance(entry, dict):
+            continue
+        points = entry.get("points")
+        if not isinstance(points, int | float) or isinstance(points, bool):
+            continue
+        label = str(entry.get("label") or entry.get("factor") or "").strip()
+        if label:
+            reasons.append(PriorityReason(label=label, points=float(points)))
+    return sorted(reasons, key=lambda reason: -abs(reason.points))
+
+
+def routing_rules(*, user: User) -> QuerySet[RoutingRule]:
+    """The workspace's routing rules in the order they are tried; everyone may read them."""
+    return (
+        RoutingRule.objects.filter(workspace_id=accounts.workspace_id_of(user))
+        .select_related("team", "query")
+        .order_by("position", "id")
+    )
+
+
+def access_routing_rule(*, user: User, rule_id: int) -> RoutingRule:
+    try:
+        return routing_rules(user=user).get(pk=rule_id)
+    except RoutingRule.DoesNotExist as error:
+        raise NotFound("No such routing rule.", code="routing_rule_not_found") from error

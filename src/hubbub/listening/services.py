@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
+import redis
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
@@ -17,9 +22,19 @@ from hubbub.core.errors import Conflict, NotFound, ValidationFailed
 from hubbub.core.events import publish
 from hubbub.listening import selectors
 from hubbub.listening.events import QueriesChanged
-from hubbub.listening.models import InboundPost, Query, QueryKind, Source, SourceKind
+from hubbub.listening.models import (
+    InboundPost,
+    Query,
+    QueryKind,
+    RoutingRule,
+    Source,
+    SourceKind,
+)
+from hubbub.listening.pipeline.route import Intent
 from hubbub.listening.query import Node, QueryError, parse
 from hubbub.listening.types import RawPost, raw_post_to_json
+
+logger = logging.getLogger(__name__)
 
 
 def check_expression(expression: str) -> Node:
@@ -195,6 +210,24 @@ def revive_dead_posts(
     return ids
 
 
+def replay_dead_posts(*, actor: User, inbound_ids: Sequence[int] | None = None) -> int:
+    """Send the workspace's dead posts (all, or those given) back to the pipeline."""
+    permissions.check_can_manage_teams(actor)
+    revived = revive_dead_posts(
+        inbound_ids=inbound_ids, workspace_id=accounts.workspace_id_of(actor)
+    )
+    if revived and settings.HUBBUB_REDIS_URL:
+        from hubbub.listening import streams  # streams imports this module
+
+        try:
+            streams.forget_dead_letters(streams.connect(settings.HUBBUB_REDIS_URL), revived)
+        except redis.RedisError:
+            # The database is the record; a stale dead-letter entry only
+            # shows in `hubbub deadletter list` until replayed from there.
+            logger.warning("could not drop %d dead-letter entries from Redis", len(revived))
+    return len(revived)
+
+
 @transaction.atomic
 def ensure_source(
     *, workspace_id: int, name: str, kind: SourceKind, settings: dict[str, object]
@@ -212,16 +245,12 @@ def ensure_source(
     return source
 
 
-SOURCE_LEASE = dt.timedelta(seconds=60)
-
-
-def take_source_lease(
-    *, source_id: int, holder: str, duration: dt.timedelta = SOURCE_LEASE
-) -> bool:
+def take_source_lease(*, source_id: int, holder: str, duration: dt.timedelta | None = None) -> bool:
     """Take or renew the right to follow a source; False while another holder has it.
 
     One conditional UPDATE, so two listeners racing for a source cannot both win.
     """
+    duration = duration or dt.timedelta(seconds=settings.HUBBUB_SOURCE_LEASE_SECONDS)
     now = clock.now()
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(leased_by=holder)
     updated = Source.objects.filter(free, pk=source_id).update(
@@ -232,3 +261,107 @@ def take_source_lease(
 
 def release_source_lease(*, source_id: int, holder: str) -> None:
     Source.objects.filter(pk=source_id, leased_by=holder).update(leased_by="", lease_until=None)
+
+
+# --- routing rules -------------------------------------------------------------
+
+# A BCP 47 language tag as platforms report it: "en", "pt-BR", "zh-Hant-TW".
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*")
+
+
+@transaction.atomic
+def save_routing_rule(
+    *,
+    actor: User,
+    name: str,
+    team_id: int,
+    query_id: int | None = None,
+    platform: str = "",
+    lang: str = "",
+    intent: str = "",
+    enabled: bool = True,
+    rule_id: int | None = None,
+) -> RoutingRule:
+    """Create a routing rule, tried after all the others (rule_id None), or change one.
+
+    Admins and team leads only. The team and the query must be the actor's
+    workspace's (NotFound otherwise). An empty condition holds for anything;
+    `platform` is a source kind, `lang` a language tag that also holds for
+    its regional variants, `intent` one of triage's intents.
+    """
+    permissions.check_can_manage_teams(actor)
+    workspace_id = accounts.workspace_id_of(actor)
+    name, platform, lang, intent = name.strip(), platform.strip(), lang.strip(), intent.strip()
+    if not name or len(name) > 120:
+        raise ValidationFailed("Name the rule (up to 120 characters).", field="name")
+    if platform and platform not in SourceKind.values:
+        raise ValidationFailed(
+            f"Unknown platform {platform[:40]!r}.", code="platform_unknown", field="platform"
+        )
+    if lang and (len(lang) > 16 or not LANGUAGE_TAG.fullmatch(lang)):
+        raise ValidationFailed(
+            "Give a language code such as en or en-GB.", code="lang_invalid", field="lang"
+        )
+    if intent and intent not in {i.value for i in Intent}:
+        raise ValidationFailed(
+            f"Unknown intent {intent[:40]!r}.", code="intent_unknown", field="intent"
+        )
+    team = Team.objects.filter(pk=team_id, workspace_id=workspace_id).first()
+    if team is None:
+        raise NotFound("No such team.", code="team_not_found", field="team")
+    query: Query | None = None
+    if query_id is not None:
+        query = Query.objects.filter(pk=query_id, workspace_id=workspace_id).first()
+        if query is None:
+            raise NotFound("No such query.", code="query_not_found", field="query")
+    if rule_id is None:
+        # Locking the workspace's rules makes two rules added at once take
+        # different positions (where there were rules to lock).
+        positions = RoutingRule.objects.select_for_update().filter(workspace_id=workspace_id)
+        last = max(positions.values_list("position", flat=True), default=-1)
+        rule = RoutingRule(workspace_id=workspace_id, position=last + 1)
+    else:
+        rule = selectors.access_routing_rule(user=actor, rule_id=rule_id)
+    rule.name, rule.team, rule.query = name, team, query
+    rule.platform, rule.lang, rule.intent, rule.enabled = platform, lang, intent, enabled
+    rule.save()
+    return rule
+
+
+@transaction.atomic
+def delete_routing_rule(*, actor: User, rule_id: int) -> None:
+    """Delete a rule; the ones after it move up. Admins and team leads only."""
+    permissions.check_can_manage_teams(actor)
+    selectors.access_routing_rule(user=actor, rule_id=rule_id).delete()
+
+
+@transaction.atomic
+def move_routing_rule(
+    *, actor: User, rule_id: int, direction: Literal["up", "down"]
+) -> RoutingRule:
+    """Swap a rule with the one above or below it; at either end nothing moves.
+
+    Admins and team leads only. The workspace's rules are locked and numbered
+    again from 0, so two moves at once never leave two rules on one position.
+    """
+    permissions.check_can_manage_teams(actor)
+    if direction not in ("up", "down"):
+        raise ValidationFailed("Move a rule up or down.", field="direction")
+    rules = list(
+        RoutingRule.objects.select_for_update()
+        .filter(workspace_id=accounts.workspace_id_of(actor))
+        .order_by("position", "id")
+    )
+    index = next((i for i, rule in enumerate(rules) if rule.pk == rule_id), None)
+    if index is None:
+        raise NotFound("No such routing rule.", code="routing_rule_not_found")
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(rules):
+        rules[index], rules[other] = rules[other], rules[index]
+    moved = []
+    for position, rule in enumerate(rules):
+        if rule.position != position:
+            rule.position = position
+            moved.append(rule)
+    RoutingRule.objects.bulk_update(moved, ["position"])
+    return next(rule for rule in rules if rule.pk == rule_id)

@@ -10,4 +10,17 @@ urlpatterns = [
     path("listening/queries/check/", views.check_query, name="check_query"),
     path("listening/queries/<int:query_id>/", views.query_editor, name="query"),
     path("listening/queries/<int:query_id>/delete/", views.delete_query, name="delete_query"),
+    path("listening/routing/", views.routing, name="routing"),
+    path("listening/routing/<int:rule_id>/", views.routing_rule, name="routing_rule"),
+    path(
+        "listening/routing/<int:rule_id>/move/", views.move_routing_rule, name="move_routing_rule"
+    ),
+    path(
+        "listening/routing/<int:rule_id>/delete/",
+        views.delete_routing_rule,
+        name="delete_routing_rule",
+    ),
+    path("listening/mentions/<int:mention_id>/", views.mention, name="mention"),
+    path("settings/pipeline/", views.pipeline, name="pipeline"),
+    path("settings/pipeline/replay/", views.replay_dead_posts, name="replay_dead_posts"),
 ]

@@ -5,15 +5,23 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from hubbub.accounts import permissions
 from hubbub.accounts.http import add_form_error, current_user, member_required
 from hubbub.accounts.selectors import workspace_id_of
+from hubbub.core import clock
 from hubbub.core.errors import HubbubError
 from hubbub.listening import selectors, services
-from hubbub.listening.forms import ExpressionForm, MentionFilterForm, QueryForm
-from hubbub.listening.models import QueryKind
+from hubbub.listening.forms import (
+    ExpressionForm,
+    MentionFilterForm,
+    QueryForm,
+    RoutingRuleForm,
+    period_start,
+)
+from hubbub.listening.models import QueryKind, RoutingRule
 from hubbub.listening.query import render as render_query
 
 
@@ -140,14 +148,177 @@ def mentions(request: HttpRequest) -> HttpResponse:
         lang=data.get("lang", ""),
         sentiment=data.get("sentiment", ""),
         intent=data.get("intent", ""),
+        q=data.get("q", ""),
+        since=period_start(data.get("since", ""), now=clock.now()),
     )
     context = {
         "area": "listening",
         "title": "Listening",
         "filter_form": form,
         "filtered": any(request.GET.get(name) for name in form.fields),
+        "filter_count": sum(1 for name in form.fields if request.GET.get(name)),
+        "search": filters.q.strip(),
         "mentions": selectors.recent_mentions(user=user, filters=filters),
     }
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "listening/mentions.html#mention-list", context)
     return render(request, "listening/mentions.html", context)
+
+
+@member_required
+def mention(request: HttpRequest, mention_id: int) -> HttpResponse:
+    """One mention: its text, triage, why it ranks where it does, its copies and thread."""
+    detail = selectors.mention_detail(user=current_user(request), mention_id=mention_id)
+    return render(
+        request,
+        "listening/mention.html",
+        {"area": "listening", "title": "Mention", "detail": detail, "mention": detail.mention},
+    )
+
+
+# --- routing rules -------------------------------------------------------------
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def routing(request: HttpRequest) -> HttpResponse:
+    """The routing rules in the order they are tried; admins and leads add one below."""
+    user = current_user(request)
+    form = RoutingRuleForm(request.POST or None, workspace_id=workspace_id_of(user))
+    if request.method == "POST":
+        permissions.check_can_manage_teams(user)
+        if form.is_valid() and (rule := _save_routing_rule(request, form)):
+            messages.success(request, f"Rule “{rule.name}” added; it is tried last.")
+            return redirect("listening:routing")
+    return render(
+        request,
+        "listening/routing.html",
+        {
+            "area": "listening",
+            "title": "Listening",
+            "rules": selectors.routing_rules(user=user),
+            "form": form,
+            "can_manage": permissions.can_manage_teams(user),
+        },
+    )
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def routing_rule(request: HttpRequest, rule_id: int) -> HttpResponse:
+    """Change one rule (admins and leads)."""
+    user = current_user(request)
+    rule = selectors.access_routing_rule(user=user, rule_id=rule_id)
+    permissions.check_can_manage_teams(user)
+    initial = {
+        "name": rule.name,
+        "team": rule.team_id,
+        "query": rule.query_id,
+        "platform": rule.platform,
+        "lang": rule.lang,
+        "intent": rule.intent,
+        "enabled": rule.enabled,
+    }
+    form = RoutingRuleForm(request.POST or None, initial=initial, workspace_id=rule.workspace_id)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and (saved := _save_routing_rule(request, form, rule_id=rule.pk))
+    ):
+        messages.success(request, f"Rule “{saved.name}” saved.")
+        return redirect("listening:routing")
+    return render(
+        request,
+        "listening/routing_form.html",
+        {"area": "listening", "title": "Listening", "form": form, "rule": rule},
+    )
+
+
+@member_required
+@require_POST
+def move_routing_rule(request: HttpRequest, rule_id: int) -> HttpResponse:
+    direction = request.POST.get("direction")
+    if direction not in {"up", "down"}:
+        return HttpResponse("Say direction=up or direction=down.", status=400)
+    services.move_routing_rule(
+        actor=current_user(request),
+        rule_id=rule_id,
+        direction="up" if direction == "up" else "down",
+    )
+    return redirect(reverse("listening:routing") + f"#rule-{rule_id}")
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def delete_routing_rule(request: HttpRequest, rule_id: int) -> HttpResponse:
+    """Ask first (GET), then delete (POST)."""
+    user = current_user(request)
+    rule = selectors.access_routing_rule(user=user, rule_id=rule_id)
+    permissions.check_can_manage_teams(user)
+    if request.method == "POST":
+        services.delete_routing_rule(actor=user, rule_id=rule.pk)
+        messages.success(request, f"Rule “{rule.name}” deleted.")
+        return redirect("listening:routing")
+    return render(
+        request,
+        "listening/routing_delete.html",
+        {"area": "listening", "title": "Listening", "rule": rule},
+    )
+
+
+def _save_routing_rule(
+    request: HttpRequest, form: RoutingRuleForm, *, rule_id: int | None = None
+) -> RoutingRule | None:
+    """Save the form's rule, or put the domain error on the form and return None."""
+    data = form.cleaned_data
+    try:
+        return services.save_routing_rule(
+            actor=current_user(request),
+            name=data["name"],
+            team_id=data["team"].pk,
+            query_id=data["query"].pk if data["query"] else None,
+            platform=data["platform"],
+            lang=data["lang"],
+            intent=data["intent"],
+            enabled=data["enabled"],
+            rule_id=rule_id,
+        )
+    except HubbubError as error:
+        add_form_error(form, error)
+        return None
+
+
+# --- the pipeline's settings page ---------------------------------------------
+
+
+@member_required
+@require_http_methods(["GET"])
+def pipeline(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    return render(
+        request,
+        "listening/pipeline.html",
+        {
+            "section": "pipeline",
+            "overview": selectors.pipeline_overview(user=user),
+            "can_replay": permissions.can_manage_teams(user),
+            "max_attempts": services.MAX_ATTEMPTS,
+        },
+    )
+
+
+@member_required
+@require_POST
+def replay_dead_posts(request: HttpRequest) -> HttpResponse:
+    """Send one dead post (`id`) or all of the workspace's back to the pipeline."""
+    raw_id = request.POST.get("id", "")
+    ids = [int(raw_id)] if raw_id.isdigit() else None
+    try:
+        count = services.replay_dead_posts(actor=current_user(request), inbound_ids=ids)
+    except HubbubError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request, f"{count} post{'s' if count != 1 else ''} sent back to the pipeline."
+        )
+    return redirect("listening:pipeline")

@@ -1,1 +1,1 @@
-"""The replay source: posts from a CSV or JSON Lines file, at real time, N× or full speed."""
+"""The replay source: posts from a CSV, TSV, JSON Lines or text file, at any pace."""

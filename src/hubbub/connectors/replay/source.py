@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hubbub.connectors.replay.reader import MAPPINGS, ReplayError, read_records, to_raw_post
+from hubbub.connectors.replay.reader import PRESETS, ReplayError, read_records, to_raw_post
 from hubbub.core import clock
 from hubbub.listening import services
 from hubbub.listening.models import Source
@@ -49,10 +49,12 @@ def replay_source(
     stop = stop or threading.Event()
     source = Source.objects.get(pk=source_id)
     path = Path(source.settings["path"])
-    mapping = source.settings.get("mapping") or MAPPINGS[source.settings.get("preset", "generic")]
+    preset = PRESETS[source.settings.get("preset", "generic")]
+    mapping = source.settings.get("mapping") or preset.mapping
+    columns = source.settings.get("columns") or preset.columns
     platform = source.settings.get("platform", "replay")
     cursor = int(source.cursor or 0)
-    records = read_records(path, start_after=cursor)
+    records = read_records(path, start_after=cursor, columns=columns)
     if limit is not None:
         records = itertools.islice(records, limit)
     read = accepted = repeated = rejected = 0
@@ -71,6 +73,7 @@ def replay_source(
                         source_id=source.pk,
                         platform=platform,
                         now=now,
+                        unescape_text=preset.unescape,
                     )
                 )
             except ReplayError as error:

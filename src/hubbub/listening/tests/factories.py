@@ -4,8 +4,8 @@ import datetime as dt
 
 import factory
 
-from hubbub.accounts.tests.factories import WorkspaceFactory
-from hubbub.listening.models import Mention, Query, QueryKind
+from hubbub.accounts.tests.factories import TeamFactory, WorkspaceFactory
+from hubbub.listening.models import Mention, Query, QueryKind, RoutingRule
 
 
 class QueryFactory(factory.django.DjangoModelFactory):
@@ -31,3 +31,13 @@ class MentionFactory(factory.django.DjangoModelFactory):
     posted_at = factory.Sequence(
         lambda n: dt.datetime(2026, 11, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=n)
     )
+
+
+class RoutingRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RoutingRule
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    position = factory.Sequence(lambda n: n)
+    team = factory.SubFactory(TeamFactory, workspace=factory.SelfAttribute("..workspace"))

@@ -18,6 +18,8 @@ _PATHS = {
     "menu": "M4 7h16M4 12h16M4 17h16",
     "keyboard": "M3 7h18v10H3zM7 11h.01M11 11h.01M15 11h.01M8 14h8",
     "logout": "M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10",
+    "arrow-up": "M12 19V5M6 11l6-6 6 6",
+    "arrow-down": "M12 5v14M6 13l6 6 6-6",
 }
 
 

@@ -76,11 +76,22 @@ def test_records_without_id_or_text_are_refused_with_their_number(tmp_path: Path
     assert problems == ["record 2: no text in column 'text'", "record 3: no id in column 'id'"]
 
 
-def test_broken_json_names_its_line(tmp_path: Path) -> None:
+def test_broken_json_is_a_problem_record_that_names_its_line(tmp_path: Path) -> None:
     path = tmp_path / "p.jsonl"
-    path.write_text('{"id": "1", "text": "ok"}\n{not json\n')
+    path.write_text('{"id": "1", "text": "ok"}\n{not json\n[1]\n{"id": "4", "text": "ok"}\n')
+    records = list(read_records(path))
+    assert [r.number for r in records] == [1, 2, 3, 4]
+    assert records[1].problem.startswith("line 2: not JSON")
+    assert records[2].problem == "line 3: expected a JSON object"
     with pytest.raises(ReplayError, match="line 2: not JSON"):
-        list(read_records(path))
+        to_raw_post(
+            records[1],
+            mapping=MAPPINGS["generic"],
+            workspace_id=1,
+            source_id=None,
+            platform="replay",
+            now=NOW,
+        )
 
 
 def test_a_replay_accepts_skips_bad_records_and_resumes(cast: Cast, tmp_path: Path) -> None:

@@ -53,6 +53,16 @@
       focusFirstField();
       return;
     }
+    // On a detail page, Esc goes back to the list its [data-back] link names;
+    // with a dialog open, Esc is the dialog's.
+    if (event.key === "Escape") {
+      var back = document.querySelector("main [data-back]");
+      if (back && !document.querySelector("dialog[open]")) {
+        event.preventDefault();
+        back.click();
+      }
+      return;
+    }
     if (event.key.length !== 1) return;
     var sequence = pending ? pending + " " + event.key : event.key;
     var targets = shortcutTargets();
