@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "hubbub.core",
     "hubbub.accounts",
     "hubbub.listening",
+    "hubbub.care",
     "hubbub.intelligence",
     "hubbub.web",
     "hubbub.api",

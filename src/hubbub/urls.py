@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include(auth_urlpatterns)),
     path("", include("hubbub.accounts.urls")),
     path("", include("hubbub.listening.urls")),
+    path("", include("hubbub.care.urls")),
     path("", include("hubbub.web.urls")),
     path("api/v1/", api.urls),
 ]

@@ -138,4 +138,19 @@ def test_searching_mentions_and_opening_one(
 
     page.keyboard.press("u")
     page.wait_for_url("**/listening/")
+
+    # From a mention to a conversation, with the keyboard: `o` opens it.
+    page.goto(live_hubbub.url + f"/listening/mentions/{mention.pk}/")
+    page.keyboard.press("o")
+    page.wait_for_url("**/inbox/conversations/*/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Same here: Brightwave")
+    expect(page.locator("main .mention-list li.mention")).to_have_count(1)
+    screenshot(page, "conversation")
+    assert serious_violations(page, axe_source) == []
+    page.keyboard.press("u")
+    page.wait_for_url("**/inbox/")
+    expect(page.locator(".conversation-row")).to_have_count(1)
+    expect(page.locator(".conversation-row")).to_contain_text("Tom Reyes")
+    screenshot(page, "inbox-conversations")
+    assert serious_violations(page, axe_source) == []
     context.close()

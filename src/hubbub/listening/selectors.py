@@ -141,6 +141,14 @@ def visible_mentions(*, user: User) -> QuerySet[Mention]:
     return mentions
 
 
+def access_mention(*, user: User, mention_id: int) -> Mention:
+    """A mention the reader may see; NotFound for the rest, as for one that does not exist."""
+    try:
+        return visible_mentions(user=user).get(pk=mention_id)
+    except Mention.DoesNotExist as error:
+        raise NotFound("No such mention.", code="mention_not_found") from error
+
+
 @dataclass(frozen=True, slots=True)
 class Preview:
     scanned: int

@@ -10,7 +10,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from hubbub.accounts import permissions
 from hubbub.accounts.http import add_form_error, current_user, member_required
+from hubbub.accounts.models import Role
 from hubbub.accounts.selectors import workspace_id_of
+from hubbub.care import selectors as care
 from hubbub.core import clock
 from hubbub.core.errors import HubbubError
 from hubbub.listening import selectors, services
@@ -168,11 +170,20 @@ def mentions(request: HttpRequest) -> HttpResponse:
 @member_required
 def mention(request: HttpRequest, mention_id: int) -> HttpResponse:
     """One mention: its text, triage, why it ranks where it does, its copies and thread."""
-    detail = selectors.mention_detail(user=current_user(request), mention_id=mention_id)
+    user = current_user(request)
+    detail = selectors.mention_detail(user=user, mention_id=mention_id)
     return render(
         request,
         "listening/mention.html",
-        {"area": "listening", "title": "Mention", "detail": detail, "mention": detail.mention},
+        {
+            "area": "listening",
+            "title": "Mention",
+            "detail": detail,
+            "mention": detail.mention,
+            # The care inbox's side of a mention: its conversation, or the way to open one.
+            "conversation_id": care.conversation_of_mention(user=user, mention_id=mention_id),
+            "can_open_conversation": user.role != Role.READONLY,
+        },
     )
 
 

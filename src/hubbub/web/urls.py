@@ -1,11 +1,12 @@
 from django.urls import path
 
+from hubbub.care import views as care_views
 from hubbub.listening import views as listening_views
 from hubbub.web import stream, views
 from hubbub.web.context_processors import AREAS
 
 # Areas that have their own page; the rest show their empty state.
-AREA_PAGES = {"listening": listening_views.mentions}
+AREA_PAGES = {"inbox": care_views.inbox, "listening": listening_views.mentions}
 
 app_name = "web"
 

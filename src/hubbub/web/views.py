@@ -14,12 +14,6 @@ from hubbub.accounts.http import member_required
 
 # What each area will hold, said plainly on its empty state until it does.
 AREA_COPY = {
-    "inbox": (
-        "Inbox",
-        "No conversations yet",
-        "Conversations from social mentions, email and web chat land here, "
-        "newest and most urgent first. Connect a source in Listening to start.",
-    ),
     "knowledge": (
         "Knowledge",
         "No articles yet",

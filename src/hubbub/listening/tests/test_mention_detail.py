@@ -156,7 +156,7 @@ class TestDetailPage:
             MentionFactory(workspace=cast.brightwave, thread_root_external_id="root", text=f"r{n}")
             MentionFactory(workspace=cast.brightwave, duplicate_of=mention, text=f"c{n}")
         sign_in(client, cast.cara)
-        with django_assert_max_num_queries(10):  # type: ignore[operator]
+        with django_assert_max_num_queries(11):  # type: ignore[operator]
             response = client.get(url(mention))
         assert response.status_code == 200
 
