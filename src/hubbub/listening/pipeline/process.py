@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Count, Max
@@ -113,7 +114,8 @@ def process_pending(*, state: PipelineState, limit: int = BATCH) -> Processed:
         rows = list(
             InboundPost.objects.filter(processed_at__isnull=True, dead_at__isnull=True)
             .order_by("id")
-            .select_for_update(skip_locked=True)[:limit]
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "post")[:limit]
         )
         return _process(rows, state)
 
@@ -125,9 +127,10 @@ def process_inbound(*, ids: Sequence[int], state: PipelineState) -> Processed:
             InboundPost.objects.filter(pk__in=ids, processed_at__isnull=True, dead_at__isnull=True)
             .order_by("id")
             .select_for_update(skip_locked=True)
+            .values_list("pk", "post")
         )
         done = _process(rows, state)
-        taken = {row.pk for row in rows}
+        taken = {pk for pk, _ in rows}
         busy = frozenset(
             InboundPost.objects.filter(
                 pk__in=[pk for pk in ids if pk not in taken],
@@ -164,12 +167,13 @@ def process_each(*, ids: Sequence[int], state: PipelineState) -> tuple[Processed
     return Processed(inbound, mentions, frozenset(busy)), failures
 
 
-def _process(rows: list[InboundPost], state: PipelineState) -> Processed:
+def _process(rows: list[tuple[int, dict[str, Any]]], state: PipelineState) -> Processed:
+    """`rows` are (inbound id, stored post) pairs, locked by the caller's transaction."""
     if not rows:
         return Processed(0, 0)
     try:
         with state.timed("normalize"):
-            normalized = normalize_batch([raw_post_from_json(row.post) for row in rows])
+            normalized = normalize_batch([raw_post_from_json(post) for _, post in rows])
         with state.timed("dedupe"):
             kept = dedupe_batch(normalized, state.dedupe)
         stored = _store(kept, state)
@@ -179,7 +183,7 @@ def _process(rows: list[InboundPost], state: PipelineState) -> Processed:
         state.dedupe = DedupeIndex()
         raise
     with state.timed("mark_processed"):
-        InboundPost.objects.filter(pk__in=[row.pk for row in rows]).update(processed_at=clock.now())
+        InboundPost.objects.filter(pk__in=[pk for pk, _ in rows]).update(processed_at=clock.now())
     return Processed(len(rows), stored)
 
 
