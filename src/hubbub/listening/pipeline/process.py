@@ -34,6 +34,7 @@ from hubbub.listening.pipeline.normalize import normalize_batch
 from hubbub.listening.pipeline.route import Rule, choose_team, load_rules
 from hubbub.listening.pipeline.score import Priority, priority
 from hubbub.listening.query import QueryError, parse
+from hubbub.listening.text import tokenize
 from hubbub.listening.types import DedupedPost, raw_post_from_json
 
 BATCH = 500
@@ -44,7 +45,7 @@ class PipelineState:
     """What a runner keeps between batches: the dedupe window and built matchers."""
 
     dedupe: DedupeIndex = field(default_factory=DedupeIndex)
-    matchers: dict[int, tuple[tuple[int, dt.datetime | None], Matcher]] = field(
+    matchers: dict[int, tuple[tuple[int, dt.datetime | None, int], Matcher]] = field(
         default_factory=dict
     )
     # query id → the team that owns it, for routing
@@ -82,7 +83,8 @@ class PipelineState:
         """The workspace's enabled queries, rebuilt only when they changed."""
         enabled = Query.objects.filter(workspace_id=workspace_id, enabled=True)
         stamp_row = enabled.aggregate(count=Count("id"), changed=Max("updated_at"))
-        stamp = (stamp_row["count"], stamp_row["changed"])
+        # Rebuilt when the queries change, and hourly for fresh word frequencies.
+        stamp = (stamp_row["count"], stamp_row["changed"], int(time.time() // 3600))
         cached = self.matchers.get(workspace_id)
         if cached is None or cached[0] != stamp:
             compiled = []
@@ -94,9 +96,40 @@ class PipelineState:
                     compiled.append((query_id, parse(expression)))
                 except QueryError:
                     continue  # saved before a rule tightened; the editor shows the error
-            cached = (stamp, Matcher(compiled))
+            cached = (
+                stamp,
+                Matcher(compiled, word_frequencies=recent_word_frequencies(workspace_id)),
+            )
             self.matchers[workspace_id] = cached
         return cached[1]
+
+
+FREQUENCY_SAMPLE = 2000
+MIN_FREQUENCY_SAMPLE = 100
+
+
+def recent_word_frequencies(
+    workspace_id: int, sample: int = FREQUENCY_SAMPLE
+) -> Counter[str] | None:
+    """In how many of the workspace's latest accepted posts each word occurs.
+
+    The matcher indexes each query under its rarest required words, so that
+    a post wakes as few queries as possible; "rare" is judged on what the
+    sources actually deliver, matched or not.
+    """
+    texts = (
+        InboundPost.objects.filter(workspace_id=workspace_id)
+        .order_by("-id")
+        .values_list("post__text", flat=True)[:sample]
+    )
+    frequencies: Counter[str] = Counter()
+    seen = 0
+    for text in texts:
+        if isinstance(text, str):
+            frequencies.update(set(tokenize(text[:2000])))
+            seen += 1
+    # Too few posts say little about rarity: then longer words count as rarer.
+    return frequencies if seen >= MIN_FREQUENCY_SAMPLE else None
 
 
 @dataclass(frozen=True, slots=True)

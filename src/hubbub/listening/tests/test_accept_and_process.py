@@ -295,3 +295,23 @@ def test_a_batch_costs_the_same_queries_however_many_posts_it_holds(
     with django_assert_max_num_queries(15):  # type: ignore[operator]
         process_pending(state=state)
     assert Mention.objects.count() == 61
+
+
+class TestWordFrequencies:
+    def test_queries_are_indexed_under_the_words_rarest_in_recent_posts(
+        self, cast: Cast, source: Source
+    ) -> None:
+        services.save_query(
+            actor=cast.lee, name="Both", kind=QueryKind.BRAND, expression="wifi AND brightwave"
+        )
+        state = PipelineState()
+        (before,) = state.matcher_for(cast.brightwave.pk).queries
+        # No posts yet: the longer word is taken for the rarer one.
+        assert before.required.terms == {"brightwave"}
+
+        posts = [raw(source, f"w{n}", f"the brightwave hub number {n}") for n in range(150)]
+        posts.append(raw(source, "rare", "wifi is fine"))
+        services.accept_posts(source_id=source.pk, posts=posts, cursor="151")
+        (after,) = PipelineState().matcher_for(cast.brightwave.pk).queries
+        # Recent posts say "brightwave" is everywhere and "wifi" is rare.
+        assert after.required.terms == {"wifi"}
