@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -123,6 +124,15 @@ def accept_posts(*, source_id: int, posts: Sequence[RawPost], cursor: str) -> Ac
         if post.workspace_id != source.workspace_id:
             raise ValidationFailed("A post for another workspace reached this source.")
         unique.setdefault((post.platform, post.external_id), post)
+    skewed = _correct_clock_skew(unique)
+    if skewed:
+        record_source_problems(
+            source_id=source.pk,
+            problems=[
+                f"{skewed} post(s) dated more than {CLOCK_SKEW.seconds // 60} minutes in the "
+                "future (the source's clock is off?); they were given the time they arrived."
+            ],
+        )
     known = set(
         InboundPost.objects.filter(
             workspace_id=source.workspace_id,
@@ -146,6 +156,18 @@ def accept_posts(*, source_id: int, posts: Sequence[RawPost], cursor: str) -> Ac
     source.accepted_count += len(rows)
     source.save(update_fields=["cursor", "accepted_count", "updated_at"])
     return Accepted(new=len(rows), repeated=len(posts) - len(rows))
+
+
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def _correct_clock_skew(posts: dict[tuple[str, str], RawPost]) -> int:
+    """Posts dated in the future take the time they arrived; returns how many did."""
+    now = clock.now()
+    skewed = [key for key, post in posts.items() if post.posted_at > now + CLOCK_SKEW]
+    for key in skewed:
+        posts[key] = dataclasses.replace(posts[key], posted_at=now)
+    return len(skewed)
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from hubbub.accounts.tests.factories import Cast
 from hubbub.core.errors import ValidationFailed
@@ -19,7 +20,7 @@ from hubbub.listening.models import (
     SourceKind,
 )
 from hubbub.listening.pipeline.process import PipelineState, process_pending
-from hubbub.listening.types import RawPost
+from hubbub.listening.types import RawPost, raw_post_from_json
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
@@ -60,6 +61,36 @@ class TestAccept:
         )
         assert (again.new, again.repeated) == (0, 1)
         assert InboundPost.objects.count() == 2
+
+    def test_a_post_from_the_future_is_kept_with_its_arrival_time_and_counted(
+        self, source: Source
+    ) -> None:
+        ahead = timezone.now() + dt.timedelta(days=1)
+        services.accept_posts(
+            source_id=source.pk,
+            cursor="2",
+            posts=[raw(source, "earlier", "brightwave"), raw(source, "ok", "fine")],
+        )
+        services.accept_posts(
+            source_id=source.pk,
+            cursor="3",
+            posts=[
+                RawPost(
+                    workspace_id=source.workspace_id,
+                    source_id=source.pk,
+                    platform="bluesky",
+                    external_id="tomorrow",
+                    text="posted tomorrow",
+                    posted_at=ahead,
+                )
+            ],
+        )
+        stored = raw_post_from_json(InboundPost.objects.get(external_id="tomorrow").post)
+        assert stored.posted_at < ahead - dt.timedelta(hours=23)
+        source.refresh_from_db()
+        assert source.error_count == 1
+        assert "future" in source.last_error
+        assert InboundPost.objects.count() == 3
 
     def test_a_bad_batch_stores_neither_posts_nor_cursor(self, cast: Cast, source: Source) -> None:
         foreign = RawPost(
