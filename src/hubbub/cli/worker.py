@@ -44,12 +44,14 @@ def _prune_events_forever() -> None:
     from django.db import connection
 
     from hubbub.core.services import prune_events
+    from hubbub.listening.services import prune_inbound
 
     while True:
         try:
             prune_events()
+            prune_inbound()
         except Exception:  # a failed prune is retried in an hour; jobs go on
-            logging.getLogger(__name__).exception("pruning old events failed")
+            logging.getLogger(__name__).exception("pruning old events or posts failed")
         finally:
             connection.close()
         time.sleep(PRUNE_EVERY_SECONDS)

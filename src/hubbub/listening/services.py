@@ -250,6 +250,31 @@ def replay_dead_posts(*, actor: User, inbound_ids: Sequence[int] | None = None) 
     return len(revived)
 
 
+INBOUND_RETENTION = dt.timedelta(days=7)
+PRUNE_BATCH = 5000
+
+
+def prune_inbound(*, older_than: dt.timedelta = INBOUND_RETENTION) -> int:
+    """Delete processed inbound posts older than the retention; returns how many went.
+
+    Their mentions stay; what goes is the raw copy kept until processing. A
+    source that delivers such an old post again has it accepted and
+    processed again, and storing its mention is idempotent. Batched, so a
+    big backlog does not hold one long transaction.
+    """
+    cutoff = clock.now() - older_than
+    total = 0
+    while True:
+        ids = list(
+            InboundPost.objects.filter(processed_at__lt=cutoff).values_list("pk", flat=True)[
+                :PRUNE_BATCH
+            ]
+        )
+        if not ids:
+            return total
+        total += InboundPost.objects.filter(pk__in=ids).delete()[0]
+
+
 @transaction.atomic
 def ensure_source(
     *, workspace_id: int, name: str, kind: SourceKind, settings: dict[str, object]

@@ -346,3 +346,28 @@ class TestWordFrequencies:
         (after,) = PipelineState().matcher_for(cast.brightwave.pk).queries
         # Recent posts say "brightwave" is everywhere and "wifi" is rare.
         assert after.required.terms == {"wifi"}
+
+
+def test_processed_inbound_posts_are_pruned_after_a_week_and_their_mentions_stay(
+    cast: Cast, source: Source
+) -> None:
+    services.save_query(actor=cast.lee, name="Brand", kind=QueryKind.BRAND, expression="brightwave")
+    services.accept_posts(
+        source_id=source.pk,
+        cursor="3",
+        posts=[raw(source, "old", "brightwave old"), raw(source, "new", "brightwave new")],
+    )
+    process_pending(state=PipelineState())
+    services.accept_posts(source_id=source.pk, cursor="4", posts=[raw(source, "waiting", "x")])
+    InboundPost.objects.filter(external_id="old").update(
+        processed_at=timezone.now() - dt.timedelta(days=8)
+    )
+    assert services.prune_inbound() == 1
+    assert set(InboundPost.objects.values_list("external_id", flat=True)) == {"new", "waiting"}
+    assert Mention.objects.filter(external_id="old").exists()
+    # Delivered again later, it is accepted and processed without a second mention.
+    services.accept_posts(
+        source_id=source.pk, cursor="5", posts=[raw(source, "old", "brightwave old")]
+    )
+    process_pending(state=PipelineState())
+    assert Mention.objects.filter(external_id="old").count() == 1
