@@ -332,7 +332,7 @@ class TestQueryCounts:
     @pytest.mark.parametrize(
         ("path", "queries"),
         [
-            ("/inbox/", 2),
+            ("/inbox/", 3),  # session, user, conversations
             ("/settings/people/", 5),
             ("/settings/teams/", 4),
         ],

@@ -22,6 +22,7 @@ from typing import Any
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Count, Max
 
+from hubbub.accounts.models import Team
 from hubbub.core import clock
 from hubbub.core.events import publish
 from hubbub.intelligence.interface import classify_batch
@@ -143,7 +144,7 @@ class Processed:
 
 def process_pending(*, state: PipelineState, limit: int = BATCH) -> Processed:
     """Process the oldest unprocessed posts (any workspace); dead ones wait for an operator."""
-    with transaction.atomic():
+    with _forgetting_on_rollback(state), transaction.atomic():
         rows = list(
             InboundPost.objects.filter(processed_at__isnull=True, dead_at__isnull=True)
             .order_by("id")
@@ -153,9 +154,24 @@ def process_pending(*, state: PipelineState, limit: int = BATCH) -> Processed:
         return _process(rows, state)
 
 
+@contextmanager
+def _forgetting_on_rollback(state: PipelineState) -> Iterator[None]:
+    """Forget the dedupe window when the batch's transaction does not commit.
+
+    The window saw the batch's posts; after a rollback (anywhere, the COMMIT
+    itself included: foreign keys are checked there) the retry must not take
+    them for repeats and drop them.
+    """
+    try:
+        yield
+    except BaseException:
+        state.dedupe = DedupeIndex()
+        raise
+
+
 def process_inbound(*, ids: Sequence[int], state: PipelineState) -> Processed:
     """Process the given inbound posts; ones already processed (or gone) are skipped."""
-    with transaction.atomic():
+    with _forgetting_on_rollback(state), transaction.atomic():
         rows = list(
             InboundPost.objects.filter(pk__in=ids, processed_at__isnull=True, dead_at__isnull=True)
             .order_by("id")
@@ -204,17 +220,11 @@ def _process(rows: list[tuple[int, dict[str, Any]]], state: PipelineState) -> Pr
     """`rows` are (inbound id, stored post) pairs, locked by the caller's transaction."""
     if not rows:
         return Processed(0, 0)
-    try:
-        with state.timed("normalize"):
-            normalized = normalize_batch([raw_post_from_json(post) for _, post in rows])
-        with state.timed("dedupe"):
-            kept = dedupe_batch(normalized, state.dedupe)
-        stored = _store(kept, state)
-    except Exception:
-        # The transaction rolls back, but the dedupe window already saw the
-        # batch: forget it, so the retry does not take the posts for repeats.
-        state.dedupe = DedupeIndex()
-        raise
+    with state.timed("normalize"):
+        normalized = normalize_batch([raw_post_from_json(post) for _, post in rows])
+    with state.timed("dedupe"):
+        kept = dedupe_batch(normalized, state.dedupe)
+    stored = _store(kept, state)
     with state.timed("mark_processed"):
         InboundPost.objects.filter(pk__in=[pk for pk, _ in rows]).update(processed_at=clock.now())
     return Processed(len(rows), stored)
@@ -277,6 +287,14 @@ def _score_thread_route(
             query_teams=state.query_teams,
         )
         mentions.append(_mention(item, label, score, team_id, roots.get(_key(item), "")))
+    # A team deleted since the queries were read must not fail the batch's
+    # COMMIT on its foreign key: such mentions go to no team.
+    wanted = {mention.team_id for mention in mentions if mention.team_id is not None}
+    if wanted:
+        existing = set(Team.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+        for mention in mentions:
+            if mention.team_id is not None and mention.team_id not in existing:
+                mention.team_id = None
     return mentions
 
 

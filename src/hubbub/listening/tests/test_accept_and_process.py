@@ -371,3 +371,23 @@ def test_processed_inbound_posts_are_pruned_after_a_week_and_their_mentions_stay
     )
     process_pending(state=PipelineState())
     assert Mention.objects.filter(external_id="old").count() == 1
+
+
+def test_a_team_deleted_while_the_runner_holds_its_queries_does_not_lose_the_batch(
+    cast: Cast, source: Source
+) -> None:
+    services.save_query(
+        actor=cast.lee,
+        name="Nights'",
+        kind=QueryKind.BRAND,
+        expression="brightwave",
+        owner_team_id=cast.nights.pk,
+    )
+    state = PipelineState()
+    services.accept_posts(source_id=source.pk, cursor="1", posts=[raw(source, "a", "brightwave")])
+    process_pending(state=state)  # the runner now knows the query belongs to Nights
+    cast.nights.delete()
+    services.accept_posts(source_id=source.pk, cursor="2", posts=[raw(source, "b", "brightwave")])
+    assert process_pending(state=state).mentions == 1
+    assert Mention.objects.get(external_id="b").team is None
+    assert not InboundPost.objects.filter(processed_at__isnull=True).exists()
