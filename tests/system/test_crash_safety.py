@@ -21,6 +21,7 @@ import pytest
 import redis
 
 from hubbub.accounts.tests.factories import Cast
+from hubbub.core.models import EventRecord
 from hubbub.listening import services, streams
 from hubbub.listening.models import InboundPost, Mention, QueryKind, Source, SourceKind
 from hubbub.testing import child_env, hubbub_command
@@ -143,6 +144,11 @@ def assert_every_post_stored_once(source: Source) -> None:
     assert stored == {f"c{n}" for n in range(POSTS)}
     assert Mention.objects.count() == POSTS  # once each: no row twice
     assert Mention.queries.through.objects.count() == POSTS
+    # Processed once, not just stored once: each mention was announced once.
+    announced = EventRecord.objects.filter(kind="mentions_arrived").values_list(
+        "payload", flat=True
+    )
+    assert sum(payload["count"] for payload in announced) == POSTS
 
 
 def test_the_redis_runner_loses_nothing_when_its_processes_are_killed(

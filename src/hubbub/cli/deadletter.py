@@ -1,8 +1,8 @@
 """`hubbub deadletter list|replay`: the posts the pipeline gave up on, and another go for them.
 
-With HUBBUB_REDIS_URL this reads the dead-letter stream; embedded, the posts
-set aside in the database. Either way a replay revives the posts there, and
-the runner takes them again.
+The posts set aside are read from the database, which is the record; with
+HUBBUB_REDIS_URL a replay also drops their entries from the dead-letter
+stream. The runner then takes the revived posts again.
 """
 
 from __future__ import annotations
@@ -29,28 +29,14 @@ def run(args: argparse.Namespace) -> int:
 
     from hubbub.listening import selectors, services, streams
 
-    client = streams.connect(settings.HUBBUB_REDIS_URL) if settings.HUBBUB_REDIS_URL else None
+    # The database is the record (the dead-letter stream mirrors it, with Redis).
     if args.action == "replay":
-        wanted = args.ids or None
-        if client is not None:
-            count = streams.replay_dead_letters(client, inbound_ids=wanted)
-        else:
-            count = len(services.revive_dead_posts(inbound_ids=wanted))
-        print(f"{count} post(s) sent back to the pipeline.")
+        revived = services.revive_dead_posts(inbound_ids=args.ids or None)
+        if revived and settings.HUBBUB_REDIS_URL:
+            streams.forget_dead_letters(streams.connect(settings.HUBBUB_REDIS_URL), revived)
+        print(f"{len(revived)} post(s) sent back to the pipeline.")
         return 0
-    letters = (
-        [
-            selectors.DeadPost(
-                inbound_id=letter.inbound_id,
-                error=letter.error,
-                dead_at=letter.at,
-                entry_id=letter.entry_id,
-            )
-            for letter in streams.dead_letters(client, limit=args.limit)
-        ]
-        if client is not None
-        else selectors.dead_posts(limit=args.limit)
-    )
+    letters = selectors.dead_posts(limit=args.limit)
     if args.json:
         for letter in letters:
             print(json.dumps(asdict(letter)))

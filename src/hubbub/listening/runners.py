@@ -50,6 +50,9 @@ def _follow(source_id: int, stop: threading.Event, holder: str) -> None:
         return
     try:
         follow(source_id, stop)
+    except (OperationalError, InterfaceError):
+        # The database, not the source: the next scan starts the source again.
+        logger.exception("source %s paused: the database did not answer", source_id)
     except Exception as error:  # the source fails, the listener goes on
         logger.exception("source %s stopped", source_id)
         Source.objects.filter(pk=source_id).update(
@@ -71,10 +74,10 @@ def run_embedded(stop: threading.Event, *, idle_seconds: float = 0.5) -> None:
     followers: dict[int, tuple[threading.Thread, threading.Event]] = {}
     next_scan = 0.0
     while not stop.is_set():
-        if time.monotonic() >= next_scan:
-            _scan_sources(followers, holder)
-            next_scan = time.monotonic() + _scan_interval()
         try:
+            if time.monotonic() >= next_scan:
+                _scan_sources(followers, holder)
+                next_scan = time.monotonic() + _scan_interval()
             busy = process_next_batch(state)
         except Exception:
             logger.exception("processing a batch failed; it will be tried again")
@@ -87,7 +90,11 @@ def run_embedded(stop: threading.Event, *, idle_seconds: float = 0.5) -> None:
 
 
 def process_next_batch(state: PipelineState) -> bool:
-    """One batch; a batch that fails is taken apart so that a bad post fails alone."""
+    """One batch; a batch that fails is taken apart so that a bad post fails alone.
+
+    True when it got something done: False tells the loop to wait (nothing
+    waiting, or what waits is locked by another process).
+    """
     with transaction.atomic():
         ids = list(
             InboundPost.objects.filter(processed_at__isnull=True, dead_at__isnull=True)
@@ -97,7 +104,7 @@ def process_next_batch(state: PipelineState) -> bool:
     if not ids:
         return False
     try:
-        process_inbound(ids=ids, state=state)
+        return process_inbound(ids=ids, state=state).inbound > 0
     except (OperationalError, InterfaceError):
         raise
     except Exception:
@@ -126,23 +133,25 @@ def run_listener(
     """
     holder = f"{socket.gethostname()}:{os.getpid()}"
     followers: dict[int, tuple[threading.Thread, threading.Event]] = {}
-    streams.ensure_group(client)
     next_scan = next_trim = next_stale = 0.0
     while not stop.is_set():
         now = time.monotonic()
         try:
+            if now >= next_trim:
+                # Also after Redis lost its data: an XADD recreates the stream
+                # without the group, which workers need.
+                streams.ensure_group(client)
+                streams.trim(client)
+                next_trim = now + 10
             if now >= next_scan:
                 _scan_sources(followers, holder)
                 next_scan = now + _scan_interval()
             if now >= next_stale:
-                streams.requeue_stale(older_than=stale_after)
+                streams.requeue_stale(client, older_than=stale_after)
                 next_stale = now + 60
             added = streams.enqueue_accepted(client)
-            if now >= next_trim:
-                streams.trim(client)
-                next_trim = now + 10
-        except (redis.RedisError, OperationalError, InterfaceError):
-            logger.exception("the listener lost Redis or the database; trying again")
+        except Exception:  # Redis or the database away, most likely: the listener waits
+            logger.exception("the listener hit a problem; trying again in 2 s")
             added = 0
             stop.wait(2.0)
         if not added:
@@ -154,17 +163,26 @@ def run_listener(
 def run_stream_worker(
     stop: threading.Event, *, client: redis.Redis, claim_idle_ms: int = 30_000
 ) -> None:
-    """Process the stream as one consumer of the group, until `stop` is set."""
-    streams.ensure_group(client)
+    """Process the stream as one consumer of the group, until `stop` is set.
+
+    Nothing ends the loop but `stop`: with Redis or the database away the
+    worker waits and tries again, and it rejoins a group that Redis lost.
+    """
     worker = streams.StreamWorker(client=client, claim_idle_ms=claim_idle_ms)
-    streams.join_group(client, worker.name)
-    logger.info("pipeline worker %s reading %s", worker.name, streams.STREAM)
+    joined = False
     while not stop.is_set():
         try:
+            if not joined:
+                streams.ensure_group(client)
+                streams.join_group(client, worker.name)
+                logger.info("pipeline worker %s reading %s", worker.name, streams.STREAM)
+                joined = True
             if not worker.step():
                 close_old_connections()
-        except (redis.RedisError, OperationalError, InterfaceError):
-            logger.exception("the worker lost Redis or the database; trying again")
+        except Exception as error:
+            if isinstance(error, redis.ResponseError) and "NOGROUP" in str(error):
+                joined = False
+            logger.exception("the worker hit a problem; trying again in 2 s")
             close_old_connections()
             stop.wait(2.0)
 

@@ -199,6 +199,7 @@ def record_processing_failures(
     rows = list(
         InboundPost.objects.select_for_update()
         .filter(pk__in=errors, processed_at__isnull=True, dead_at__isnull=True)
+        .order_by("pk")  # the same lock order as the pipeline's: no deadlock between workers
         .only("pk", "attempts")
     )
     for row in rows:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+from django.db import InterfaceError, OperationalError, connection
 
 from hubbub.core import clock
 from hubbub.listening import services
@@ -47,6 +48,7 @@ KILLER_ERROR = "delivered too often: it may crash its worker"
 # stream may have lost it (Redis restarted without persistence, or an entry
 # acknowledged by a worker whose transaction then failed).
 STALE_AFTER = dt.timedelta(minutes=10)
+CLOCK_MARGIN = dt.timedelta(minutes=1)
 
 Entry = tuple[str, int]  # (stream entry id, inbound post id)
 
@@ -110,12 +112,25 @@ def enqueue_accepted(client: redis.Redis, *, limit: int = ENQUEUE_BATCH) -> int:
     return len(rows)
 
 
-def requeue_stale(*, older_than: dt.timedelta = STALE_AFTER) -> int:
-    """Mark long-unprocessed posts for adding again; the enqueue loop adds them."""
+def requeue_stale(client: redis.Redis, *, older_than: dt.timedelta = STALE_AFTER) -> int:
+    """Mark for adding again the unprocessed posts whose stream entries are gone.
+
+    An entry leaves the stream only when trimmed after its acknowledgement,
+    or when Redis loses its data. So a post still unprocessed, enqueued
+    before the oldest entry now in the stream (a minute's margin for clocks),
+    was acknowledged by a worker whose transaction then failed, or lost with
+    Redis: the enqueue loop adds it again. A backlog still in the stream is
+    left alone.
+    """
+    oldest: Any = client.xrange(STREAM, count=1)
+    if oldest:
+        millis = _entry_order(_text(oldest[0][0]))[0]
+        gone_before = dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC) - CLOCK_MARGIN
+    else:
+        gone_before = clock.now()
+    cutoff = min(gone_before, clock.now() - older_than)
     return InboundPost.objects.filter(
-        processed_at__isnull=True,
-        dead_at__isnull=True,
-        enqueued_at__lt=clock.now() - older_than,
+        processed_at__isnull=True, dead_at__isnull=True, enqueued_at__lt=cutoff
     ).update(enqueued_at=None)
 
 
@@ -160,13 +175,19 @@ class StreamWorker:
     # Entries whose rows another transaction held locked: tried again shortly.
     _retry: list[Entry] = field(default_factory=list)
     _retry_at: float = 0.0
+    # Claimed entries delivered more than twice, handled one by one.
+    _suspects: list[Entry] = field(default_factory=list)
 
     def step(self) -> int:
         """Handle one batch; return how many entries it settled (0 when idle)."""
         entries: list[Entry] = []
         if self._retry and time.monotonic() >= self._retry_at:
             entries, self._retry = self._retry, []
-        if not entries and time.monotonic() >= self._next_claim:
+        elif self._suspects:
+            # Entries delivered more than twice: one at a time, so that a post
+            # that crashes its worker takes no healthy post down with it.
+            entries = [self._suspects.pop(0)]
+        elif time.monotonic() >= self._next_claim:
             entries = self._claim()
             if not entries:
                 self._next_claim = time.monotonic() + self.claim_idle_ms / 4000
@@ -183,6 +204,11 @@ class StreamWorker:
         return [entry for _, messages in reply or [] for entry in _entries(messages)]
 
     def _claim(self) -> list[Entry]:
+        """Take over entries idle too long; the ones delivered more than twice wait in line."""
+        # Claiming counts a delivery; while the database is down every claim
+        # would count against healthy posts, so do not claim then.
+        if not _database_answers():
+            return []
         reply: Any = self.client.xautoclaim(
             STREAM,
             GROUP,
@@ -196,32 +222,32 @@ class StreamWorker:
         if not claimed:
             return []
         logger.info("took over %d entries left by another worker", len(claimed))
-        return self._without_killers(claimed)
-
-    def _without_killers(self, claimed: list[Entry]) -> list[Entry]:
-        """Set aside entries delivered so often that they must be killing their workers."""
-        counts = {
-            _text(row["message_id"]): int(row["times_delivered"])
-            for row in self.client.xpending_range(
-                STREAM,
-                GROUP,
-                min=claimed[0][0],
-                max=claimed[-1][0],
-                count=len(claimed) * 2,
-                consumername=self.name,
-            )
-        }
+        counts = self._deliveries(claimed)
         killers = [entry for entry in claimed if counts.get(entry[0], 0) > MAX_DELIVERIES]
         if killers:
             self._bury(
-                killers,
-                {
-                    inbound_id: "delivered too often: it may crash its worker"
-                    for _, inbound_id in killers
-                },
-                mark_dead=True,
+                killers, dict.fromkeys((i for _, i in killers), KILLER_ERROR), mark_dead=True
             )
-        return [entry for entry in claimed if entry not in killers]
+        rest = [entry for entry in claimed if entry not in killers]
+        # The most delivered last: healthy posts go through before a suspect runs.
+        suspects = sorted(
+            (entry for entry in rest if counts.get(entry[0], 0) > 2),
+            key=lambda entry: counts.get(entry[0], 0),
+        )
+        self._suspects.extend(suspects)
+        return [entry for entry in rest if entry not in suspects]
+
+    def _deliveries(self, claimed: list[Entry]) -> dict[str, int]:
+        rows: Any = self.client.xpending_range(
+            STREAM,
+            GROUP,
+            min=claimed[0][0],
+            max=claimed[-1][0],
+            # Beside the claimed ones, this consumer may hold its retries in the range.
+            count=len(claimed) + len(self._retry) + len(self._suspects) + 1000,
+            consumername=self.name,
+        )
+        return {_text(row["message_id"]): int(row["times_delivered"]) for row in rows}
 
     def _handle(self, entries: list[Entry]) -> int:
         ids = list(dict.fromkeys(inbound_id for _, inbound_id in entries))
@@ -270,6 +296,15 @@ class StreamWorker:
         logger.warning("%d post(s) moved to the dead-letter stream", len(entries))
 
 
+def _database_answers() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except (OperationalError, InterfaceError):
+        return False
+    return True
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -308,22 +343,6 @@ def dead_letters(client: redis.Redis, *, limit: int = 1000) -> list[DeadLetter]:
         )
         for entry_id, fields in entries
     ]
-
-
-def replay_dead_letters(client: redis.Redis, *, inbound_ids: Sequence[int] | None = None) -> int:
-    """Give dead posts another go: revive them in the database, drop their dead entries.
-
-    The listener's enqueue loop adds the revived posts to the stream again.
-    """
-    letters = dead_letters(client, limit=100_000)
-    if inbound_ids is not None:
-        wanted = set(inbound_ids)
-        letters = [letter for letter in letters if letter.inbound_id in wanted]
-    if not letters:
-        return 0
-    services.revive_dead_posts(inbound_ids=[letter.inbound_id for letter in letters])
-    client.xdel(DEAD, *[letter.entry_id for letter in letters])
-    return len(letters)
 
 
 def forget_dead_letters(client: redis.Redis, inbound_ids: Sequence[int]) -> int:

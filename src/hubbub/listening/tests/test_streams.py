@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from django.utils import timezone
 
 from hubbub.accounts.tests.factories import Cast
 from hubbub.listening import services, streams
@@ -116,14 +117,38 @@ def test_what_a_dead_worker_held_is_taken_over(source: Source, stream: redis.Red
     assert not InboundPost.objects.filter(processed_at__isnull=True).exists()
 
 
-def test_stale_posts_are_added_again(source: Source, stream: redis.Redis) -> None:
+def test_posts_whose_entries_are_gone_are_added_again(source: Source, stream: redis.Redis) -> None:
     accept(source, 3)
-    streams.enqueue_accepted(stream)
+    # Enqueued an hour ago, and still waiting in the stream: a backlog.
+    an_hour_ago = timezone.now() - dt.timedelta(hours=1)
+    millis = int(an_hour_ago.timestamp() * 1000)
+    stream.delete(streams.STREAM)
+    for n, inbound_id in enumerate(InboundPost.objects.values_list("pk", flat=True)):
+        stream.xadd(streams.STREAM, {"id": inbound_id}, id=f"{millis}-{n}")
+    streams.ensure_group(stream)
+    InboundPost.objects.update(enqueued_at=an_hour_ago + dt.timedelta(seconds=1))
+    assert streams.requeue_stale(stream, older_than=dt.timedelta(minutes=10)) == 0
     stream.delete(streams.STREAM)  # Redis lost its data
     streams.ensure_group(stream)
-    InboundPost.objects.update(enqueued_at=NOW - dt.timedelta(hours=1))
-    assert streams.requeue_stale(older_than=dt.timedelta(minutes=10)) == 3
+    assert streams.requeue_stale(stream, older_than=dt.timedelta(minutes=10)) == 3
     assert streams.enqueue_accepted(stream) == 3
+
+
+def test_entries_delivered_again_and_again_go_one_at_a_time_after_the_rest(
+    source: Source, stream: redis.Redis
+) -> None:
+    accept(source, 4)
+    streams.enqueue_accepted(stream)
+    entries = streams.StreamWorker(client=stream, name="crashed", block_ms=20)._read()
+    suspect_id = entries[0][0]
+    for attempt in range(4):  # four workers died holding it
+        stream.xclaim(streams.STREAM, streams.GROUP, f"victim-{attempt}", 0, [suspect_id])
+    heir = streams.StreamWorker(client=stream, block_ms=20, claim_idle_ms=0)
+    assert heir.step() == 3  # the three others, together
+    assert pending(stream) == 1
+    assert heir.step() == 1  # then the suspect, alone
+    assert pending(stream) == 0
+    assert not InboundPost.objects.filter(processed_at__isnull=True).exists()
 
 
 class TestDeadLetters:
@@ -153,7 +178,7 @@ class TestDeadLetters:
         streams.enqueue_accepted(stream)
         worker = streams.StreamWorker(client=stream, block_ms=20, claim_idle_ms=1)
         drain(worker, until=lambda: stream.xlen(streams.DEAD) == 1)
-        bad.post = {
+        fixed = {
             "workspace_id": source.workspace_id,
             "source_id": source.pk,
             "platform": "bluesky",
@@ -161,8 +186,10 @@ class TestDeadLetters:
             "text": "brightwave fixed it",
             "posted_at": NOW.isoformat(),
         }
-        bad.save()
-        assert streams.replay_dead_letters(stream) == 1
+        InboundPost.objects.filter(pk=bad.pk).update(post=fixed)
+        revived = services.revive_dead_posts()
+        assert revived == [bad.pk]
+        assert streams.forget_dead_letters(stream, revived) == 1
         assert stream.xlen(streams.DEAD) == 0
         assert streams.enqueue_accepted(stream) == 1
         drain(worker, until=lambda: Mention.objects.filter(external_id="broken").exists())
