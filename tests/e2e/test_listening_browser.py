@@ -11,6 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from hubbub.accounts.tests.factories import Cast
+from hubbub.care import services
 from hubbub.core.events import publish
 from hubbub.listening.events import MentionsArrived
 from hubbub.listening.tests.factories import MentionFactory, QueryFactory
@@ -151,6 +152,10 @@ def test_searching_mentions_and_opening_one(
     page.wait_for_url("**/inbox/")
     expect(page.locator(".conversation-row")).to_have_count(1)
     expect(page.locator(".conversation-row")).to_contain_text("Tom Reyes")
+    # Another agent opens a conversation for Maya: it appears here without a reload.
+    services.open_conversation(actor=cast.ada, mention_id=root.pk)
+    expect(page.locator(".conversation-row")).to_have_count(2)
+    expect(page.locator(".conversation-row").first).to_contain_text("Tom Reyes")  # P78 first
     screenshot(page, "inbox-conversations")
     assert serious_violations(page, axe_source) == []
     context.close()
