@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -56,13 +56,14 @@ class PreparedPost:
     _positions: dict[str, list[int]] | None = field(default=None)
 
     @classmethod
-    def of(cls, post: Post) -> PreparedPost:
-        tokens = tokenize(post.text)
+    def of(cls, post: Post, tokens: Sequence[str] | None = None) -> PreparedPost:
+        """`tokens`, when the caller has them, must be `tokenize(post.text)`."""
+        words = tokenize(post.text) if tokens is None else list(tokens)
         urls = post.urls or tuple(urls_in(post.text))
         return cls(
             post=post,
-            tokens=tokens,
-            token_set=frozenset(tokens),
+            tokens=words,
+            token_set=frozenset(words),
             sites=frozenset(_host(url) for url in urls),
             author=normalize(post.author).lstrip("@"),
         )

@@ -46,6 +46,7 @@ class NormalizedPost:
     normalized_text: str  # what copies share: no RT prefix, links or mentions; folded
     content_hash: str
     simhash: int  # 64-bit, unsigned
+    tokens: tuple[str, ...] = ()  # text.tokenize(text), kept for the matcher
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -140,4 +140,5 @@ def _normalized(raw: RawPost, text: str, shared: str, fingerprint: int) -> Norma
         normalized_text=shared,
         content_hash=hashlib.sha256(shared.encode()).hexdigest() if shared else "",
         simhash=fingerprint,
+        tokens=tuple(tokens),
     )

@@ -258,7 +258,8 @@ def _match(kept: list[DedupedPost], state: PipelineState) -> list[tuple[DedupedP
                     author=raw.author_handle,
                     is_reply=bool(raw.reply_to_external_id),
                     urls=item.post.urls,
-                )
+                ),
+                tokens=item.post.tokens or None,
             )
         )
         if queries:

@@ -19,6 +19,7 @@ from hubbub.listening.pipeline.normalize import (
     sanitize_html,
     simhashes,
 )
+from hubbub.listening.text import tokenize
 from hubbub.listening.types import RawPost
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -99,6 +100,12 @@ class TestNormalize:
     )
     def test_batched_simhash_equals_the_obvious_one(self, texts: list[list[str]]) -> None:
         assert simhashes(texts) == [reference_simhash(tokens) for tokens in texts]
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.text(max_size=300))
+    def test_the_tokens_handed_to_the_matcher_are_those_of_the_clean_text(self, text: str) -> None:
+        post = normalize_post(raw("1", text))
+        assert post.tokens == tuple(tokenize(post.text))
 
 
 class TestDedupe:
