@@ -22,3 +22,13 @@ def check_can_manage_people(user: User) -> None:
 def check_can_manage_teams(user: User) -> None:
     if not can_manage_teams(user):
         raise Forbidden("Only admins and team leads can manage teams.", code="lead_only")
+
+
+def can_work_conversations(user: User) -> bool:
+    """Everyone but read-only members opens, answers and moves conversations."""
+    return user.role != Role.READONLY
+
+
+def check_can_work_conversations(user: User) -> None:
+    if not can_work_conversations(user):
+        raise Forbidden("Read-only members cannot work on conversations.", code="read_only")

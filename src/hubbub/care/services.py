@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Max
 
-from hubbub.accounts.models import Role, User
+from hubbub.accounts import permissions
+from hubbub.accounts.models import User
 from hubbub.care.events import ConversationOpened
 from hubbub.care.models import Conversation, ConversationMention, ConversationStatus
 from hubbub.core import clock
-from hubbub.core.errors import Forbidden
 from hubbub.core.events import publish
 from hubbub.listening import selectors as listening
 from hubbub.listening.models import Mention
@@ -34,8 +34,7 @@ def open_conversation(*, actor: User, mention_id: int) -> Opened:
     The customer's other mentions that no conversation holds yet, and that
     the actor may see, join it too: one customer, one conversation.
     """
-    if actor.role == Role.READONLY:
-        raise Forbidden("Read-only members cannot open conversations.", code="read_only")
+    permissions.check_can_work_conversations(actor)
     visible = listening.visible_mentions(user=actor)
     mention = listening.access_mention(user=actor, mention_id=mention_id)
     on = ConversationMention.objects.select_related("conversation").filter(mention=mention).first()

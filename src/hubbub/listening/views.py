@@ -10,7 +10,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from hubbub.accounts import permissions
 from hubbub.accounts.http import add_form_error, current_user, member_required
-from hubbub.accounts.models import Role
 from hubbub.accounts.selectors import workspace_id_of
 from hubbub.care import selectors as care
 from hubbub.core import clock
@@ -182,7 +181,7 @@ def mention(request: HttpRequest, mention_id: int) -> HttpResponse:
             "mention": detail.mention,
             # The care inbox's side of a mention: its conversation, or the way to open one.
             "conversation_id": care.conversation_of_mention(user=user, mention_id=mention_id),
-            "can_open_conversation": user.role != Role.READONLY,
+            "can_open_conversation": permissions.can_work_conversations(user),
         },
     )
 
@@ -322,8 +321,11 @@ def pipeline(request: HttpRequest) -> HttpResponse:
 @require_POST
 def replay_dead_posts(request: HttpRequest) -> HttpResponse:
     """Send one dead post (`id`) or all of the workspace's back to the pipeline."""
-    raw_id = request.POST.get("id", "")
-    ids = [int(raw_id)] if raw_id.isdigit() else None
+    raw_id = request.POST.get("id")
+    if raw_id is not None and not (raw_id.isdigit() and len(raw_id) <= 18):
+        messages.error(request, "That is not a post id.")
+        return redirect("listening:pipeline")
+    ids = None if raw_id is None else [int(raw_id)]
     try:
         count = services.replay_dead_posts(actor=current_user(request), inbound_ids=ids)
     except HubbubError as error:

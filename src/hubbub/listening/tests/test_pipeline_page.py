@@ -79,3 +79,13 @@ def test_the_page_says_when_nothing_is_set_aside(cast: Cast) -> None:
     page = signed_in(cast.ada).get(reverse("listening:pipeline"))
     assert b"Nothing set aside" in page.content
     assert b"Embedded" in page.content
+
+
+def test_a_malformed_id_sends_nothing_back(cast: Cast, sources: tuple[Source, Source]) -> None:
+    post = dead_post(sources[0], "ours-1")
+    response = signed_in(cast.lee).post(
+        reverse("listening:replay_dead_posts"), {"id": "1 OR 1=1"}, follow=True
+    )
+    assert b"That is not a post id." in response.content
+    post.refresh_from_db()
+    assert post.dead_at is not None
