@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import redis
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from hubbub.accounts import selectors as accounts
 from hubbub.accounts.models import Role, User
@@ -220,7 +220,8 @@ def recent_mentions(
         if filters.q.strip():
             mentions = search.search_mentions(mentions, filters.q)
     return (
-        mentions.prefetch_related("queries")
+        # Only the queries the reader may see are named on a mention.
+        mentions.prefetch_related(Prefetch("queries", queryset=visible_queries(user=user)))
         .annotate(duplicate_count=Count("duplicates"))
         .order_by("-posted_at", "-id")[:limit]
     )

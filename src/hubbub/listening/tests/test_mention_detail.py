@@ -197,6 +197,8 @@ class TestScope:
         )
         detail = selectors.mention_detail(user=cast.cara, mention_id=mention.pk)
         assert [query.name for query in detail.queries] == ["Care's"]
+        (listed,) = selectors.recent_mentions(user=cast.cara)
+        assert [query.name for query in listed.queries.all()] == ["Care's"]
 
 
 class TestSelector:
