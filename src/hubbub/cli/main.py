@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "hubbub.cli.deadletter",
         "list or replay the posts the pipeline gave up on",
     ),
+    "train": ("hubbub.cli.train", "train a triage model again from ../shared/data"),
+    "eval": ("hubbub.cli.eval", "measure a triage model on ../shared/data"),
     "manage": ("hubbub.cli.manage", "run one of Django's management commands"),
 }
 

@@ -74,3 +74,27 @@ def post_texts(folder: Path | None = None) -> list[str]:
     """Every post text of the social data sets, in a fixed order."""
     folder = folder or shared_data_dir()
     return [*semeval_texts(folder), *twcs_texts(folder), *complaint_texts(folder)]
+
+
+SENTIMENTS = ("negative", "neutral", "positive")
+
+
+def semeval_sentiment(folder: Path | None = None) -> list[tuple[str, str, str]]:
+    """(tweet id, label, text) of every SemEval row, in file order, duplicates by id dropped."""
+    folder = folder or shared_data_dir()
+    rows: dict[str, tuple[str, str, str]] = {}
+    for path in sorted((folder / "semeval-sentiment").glob("*.tsv")):
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) >= 3 and parts[1] in SENTIMENTS:
+                    rows.setdefault(parts[0], (parts[0], parts[1], _unescape(parts[2])))
+    return list(rows.values())
+
+
+def tweeteval_sentiment(folder: Path | None = None) -> list[tuple[str, str]]:
+    """(label, text) of the TweetEval sentiment validation split."""
+    folder = (folder or shared_data_dir()) / "tweeteval-sentiment"
+    texts = (folder / "val_text.txt").read_text(encoding="utf-8").splitlines()
+    labels = (folder / "val_labels.txt").read_text(encoding="utf-8").split()
+    return [(SENTIMENTS[int(label)], text) for label, text in zip(labels, texts, strict=True)]

@@ -1,0 +1,45 @@
+"""`hubbub train <task>`: reproduce a shipped model from ../shared/data (seeded)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+TASKS = ["sentiment"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("task", choices=TASKS)
+
+
+def _progress_bar(done: int, total: int) -> None:
+    # Redrawn only when the percentage moves (a few hundred times, not thousands).
+    if done != total and done * 100 // total == (done - 1) * 100 // total:
+        return
+    width = 40
+    filled = width * done // total
+    sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done * 100 // total:3d}%")
+    if done == total:
+        sys.stderr.write("\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    from hubbub.datasets import DataMissing
+    from hubbub.intelligence import training
+
+    started = time.perf_counter()
+    try:
+        model = training.train_sentiment(progress=_progress_bar)
+    except DataMissing as error:
+        print(error, file=sys.stderr)
+        return 2
+    path = training.model_path(args.task)
+    model.save(path)
+    card = training.write_card(args.task, model)
+    print(f"{model.version}: {model.card['evaluation']}")
+    print(
+        f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and {card.name} in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    return 0
