@@ -75,6 +75,11 @@ def _intent(text: str, tokens: list[str], sentiment: str) -> tuple[str, float]:
     return "other", 0.4
 
 
+def intent_given(text: str, sentiment: str) -> tuple[str, float]:
+    """The intent cues read with a sentiment from elsewhere (a trained model)."""
+    return _intent(text, tokenize(text or ""), sentiment)
+
+
 def classify(texts: Sequence[str]) -> list[Classification]:
     """Label a batch of post texts. Never raises: odd input gets "other", low confidence."""
     results = []

@@ -1,9 +1,11 @@
-"""The lexicon baseline labels posts plainly and never fails on odd input."""
+"""The lexicon baseline labels posts plainly and never fails on odd input; the interface
+puts the trained sentiment model in front of it."""
 
 from __future__ import annotations
 
 import pytest
 
+from hubbub.intelligence import baseline
 from hubbub.intelligence.baseline import MODEL_VERSION
 from hubbub.intelligence.interface import classify_batch
 from hubbub.listening.pipeline.score import priority
@@ -20,12 +22,29 @@ from hubbub.listening.pipeline.score import priority
     ],
 )
 def test_plain_posts(text: str, sentiment: str, intent: str) -> None:
-    (label,) = classify_batch([text])
+    (label,) = baseline.classify([text])
     assert (label.sentiment, label.intent, label.model_version) == (
         sentiment,
         intent,
         MODEL_VERSION,
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "sentiment", "intent"),
+    [
+        ("Brightwave is down AGAIN, worst service ever 😡", "negative", "complaint"),
+        ("How do I change my plan?", "neutral", "question"),
+        ("Thanks @brightwave, fixed in minutes!", "positive", "praise"),
+    ],
+)
+def test_the_trained_model_labels_sentiment_and_both_versions_are_recorded(
+    text: str, sentiment: str, intent: str
+) -> None:
+    (label,) = classify_batch([text])
+    assert (label.sentiment, label.intent) == (sentiment, intent)
+    assert label.model_version == f"sentiment-linear-1+{MODEL_VERSION}"
+    assert 1 / 3 < label.sentiment_confidence <= 1
 
 
 def test_urgency_names_its_reasons() -> None:
