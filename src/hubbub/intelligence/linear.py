@@ -28,9 +28,14 @@ class LinearModel:
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), classes) class probabilities."""
-        scores = np.empty((len(texts), len(self.labels)), dtype=np.float32)
-        for row, text in enumerate(texts):
-            scores[row] = self.weights[hashed_features(text, self.buckets)].sum(axis=0)
+        features = [hashed_features(text, self.buckets) for text in texts]
+        scores = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        filled = [row for row, found in enumerate(features) if found.size]
+        if filled:
+            # One gather and one segmented sum for the whole batch, not one per post.
+            flat = np.concatenate([features[row] for row in filled])
+            starts = np.cumsum([0, *(features[row].size for row in filled)])[:-1]
+            scores[filled] = np.add.reduceat(self.weights[flat], starts, axis=0)
         scores += self.bias
         scores -= scores.max(axis=1, keepdims=True)
         np.exp(scores, out=scores)
