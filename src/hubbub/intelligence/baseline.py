@@ -75,20 +75,26 @@ def _intent(text: str, tokens: list[str], sentiment: str) -> tuple[str, float]:
     return "other", 0.4
 
 
-def intent_given(text: str, sentiment: str) -> tuple[str, float]:
-    """The intent cues read with a sentiment from elsewhere (a trained model)."""
-    return _intent(text, tokenize(text or ""), sentiment)
+def classify(
+    texts: Sequence[str],
+    *,
+    sentiments: Sequence[tuple[str, float]] | None = None,
+    version: str = MODEL_VERSION,
+) -> list[Classification]:
+    """Label a batch of post texts. Never raises: odd input gets "other", low confidence.
 
-
-def classify(texts: Sequence[str]) -> list[Classification]:
-    """Label a batch of post texts. Never raises: odd input gets "other", low confidence."""
+    `sentiments`, from a trained model, replace the lexicon's; the intent cues
+    are then read with them (`version` names both).
+    """
     results = []
-    for text in texts:
+    for index, text in enumerate(texts):
         tokens = tokenize(text or "")
         if not any(token[-1].isalnum() for token in tokens):
             results.append(Classification("neutral", 0.3, "other", 0.2, 0.0, (), MODEL_VERSION))
             continue
-        sentiment, sentiment_confidence = _sentiment(tokens)
+        sentiment, sentiment_confidence = (
+            _sentiment(tokens) if sentiments is None else sentiments[index]
+        )
         intent, intent_confidence = _intent(text, tokens, sentiment)
         words = set(tokens)
         reasons = tuple(reason for reason, cues in URGENT.items() if words & cues)
@@ -103,7 +109,7 @@ def classify(texts: Sequence[str]) -> list[Classification]:
                 intent_confidence,
                 urgency,
                 reasons,
-                MODEL_VERSION,
+                version,
             )
         )
     return results

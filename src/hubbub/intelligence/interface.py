@@ -8,7 +8,6 @@ that made it.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Sequence
 from functools import cache
@@ -30,27 +29,10 @@ def sentiment_model() -> LinearModel | None:
 
 
 def classify_batch(texts: Sequence[str]) -> list[Classification]:
-    labels = baseline.classify(texts)
     model = sentiment_model()
     if model is None or not texts:
-        return labels
-    version = f"{model.version}+{baseline.MODEL_VERSION}"
-    results = []
-    for text, label, (sentiment, confidence) in zip(
-        texts, labels, model.predict(texts), strict=True
-    ):
-        if label.intent_confidence <= 0.2:  # nothing readable: the baseline's "other" stands
-            results.append(label)
-            continue
-        intent, intent_confidence = baseline.intent_given(text, sentiment)
-        results.append(
-            dataclasses.replace(
-                label,
-                sentiment=sentiment,
-                sentiment_confidence=round(confidence, 4),
-                intent=intent,
-                intent_confidence=intent_confidence,
-                model_version=version,
-            )
-        )
-    return results
+        return baseline.classify(texts)
+    sentiments = [(label, round(confidence, 4)) for label, confidence in model.predict(texts)]
+    return baseline.classify(
+        texts, sentiments=sentiments, version=f"{model.version}+{baseline.MODEL_VERSION}"
+    )

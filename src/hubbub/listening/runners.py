@@ -25,7 +25,6 @@ from django.db import (
     OperationalError,
     close_old_connections,
     connection,
-    transaction,
 )
 
 from hubbub.connectors.registry import follower_for
@@ -95,12 +94,11 @@ def process_next_batch(state: PipelineState) -> bool:
     True when it got something done: False tells the loop to wait (nothing
     waiting, or what waits is locked by another process).
     """
-    with transaction.atomic():
-        ids = list(
-            InboundPost.objects.filter(processed_at__isnull=True, dead_at__isnull=True)
-            .order_by("id")
-            .values_list("pk", flat=True)[:BATCH]
-        )
+    ids = list(
+        InboundPost.objects.filter(processed_at__isnull=True, dead_at__isnull=True)
+        .order_by("id")
+        .values_list("pk", flat=True)[:BATCH]
+    )
     if not ids:
         return False
     try:

@@ -48,7 +48,6 @@ class DeadPost:
     inbound_id: int
     error: str
     dead_at: str
-    entry_id: str = ""  # its entry in the dead-letter stream, with Redis
     platform: str = ""
     external_id: str = ""
     attempts: int = 0
