@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "train": ("hubbub.cli.train", "train a triage model again from ../shared/data"),
     "eval": ("hubbub.cli.eval", "measure a triage model on ../shared/data"),
+    "classify": ("hubbub.cli.classify", "label posts, one per line, as JSON lines"),
     "manage": ("hubbub.cli.manage", "run one of Django's management commands"),
 }
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-TASKS = ["sentiment"]
+TASKS = ["sentiment", "complaint"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,9 +28,10 @@ def run(args: argparse.Namespace) -> int:
     from hubbub.datasets import DataMissing
     from hubbub.intelligence import training
 
+    trainers = {"sentiment": training.train_sentiment, "complaint": training.train_complaint}
     started = time.perf_counter()
     try:
-        model = training.train_sentiment(progress=_progress_bar)
+        model = trainers[args.task](_progress_bar)
     except DataMissing as error:
         print(error, file=sys.stderr)
         return 2

@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import os
 import sys
-from collections.abc import Iterator
+import warnings
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[3]
@@ -41,7 +43,10 @@ def _unescape(text: str) -> str:
     if "\\u" not in text:
         return text
     try:
-        return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+        with warnings.catch_warnings():
+            # Tweets hold stray backslashes ("\\m"); they stay as written, without a warning.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
     except UnicodeDecodeError:
         return text
 
@@ -98,3 +103,60 @@ def tweeteval_sentiment(folder: Path | None = None) -> list[tuple[str, str]]:
     texts = (folder / "val_text.txt").read_text(encoding="utf-8").splitlines()
     labels = (folder / "val_labels.txt").read_text(encoding="utf-8").split()
     return [(SENTIMENTS[int(label)], text) for label, text in zip(labels, texts, strict=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintRow:
+    tweet_id: str
+    text: str
+    is_complaint: bool
+    domain: str  # apparel, transport, …; random_tweet / random_reply: not addressed to a brand
+
+
+def complaints(folder: Path | None = None) -> list[ComplaintRow]:
+    """The complaints data set (Preoțiuc-Pietro et al., 2019), in file order."""
+    path = (folder or shared_data_dir()) / "complaints" / "complaints-dev.csv"
+    if not path.is_file():
+        raise DataMissing(f"no complaints data at {path}")
+    with path.open(encoding="utf-8", newline="") as rows:
+        return [
+            ComplaintRow(row["tweet_id"], row["text"], row["label"] == "1", row["domain"])
+            for row in csv.DictReader(rows)
+            if row.get("text")
+        ]
+
+
+def twcs_texts_by_id(ids: Collection[str], folder: Path | None = None) -> dict[str, str]:
+    """Text of the TWCS sample's tweets with these ids; ids not in the sample are left out."""
+    folder = folder or shared_data_dir()
+    wanted = set(ids)
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    with (folder / "twcs" / "twcs-sample.csv").open(encoding="utf-8", newline="") as rows:
+        return {
+            row["tweet_id"]: row["text"]
+            for row in csv.DictReader(rows)
+            if row["tweet_id"] in wanted
+        }
+
+
+def tweeteval_texts_by_line(lines: Collection[int], folder: Path | None = None) -> dict[int, str]:
+    """Text of the TweetEval sentiment validation tweets on these 1-based lines, unescaped."""
+    folder = (folder or shared_data_dir()) / "tweeteval-sentiment"
+    texts = (folder / "val_text.txt").read_text(encoding="utf-8").splitlines()
+    return {line: _unescape(texts[line - 1]) for line in lines if 0 < line <= len(texts)}
+
+
+def twcs_customer_posts(folder: Path | None = None) -> list[tuple[str, str]]:
+    """(tweet id, text) of the TWCS sample's customer tweets (inbound, with text), in file order.
+
+    A tweet in the sample holds bare carriage returns, which splits it into a
+    phantom row whose `inbound` is empty: `inbound == "True"` leaves it out.
+    """
+    folder = folder or shared_data_dir()
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    with (folder / "twcs" / "twcs-sample.csv").open(encoding="utf-8", newline="") as rows:
+        return [
+            (row["tweet_id"], row["text"])
+            for row in csv.DictReader(rows)
+            if row.get("inbound") == "True" and row.get("text")
+        ]

@@ -198,6 +198,8 @@ class Mention(models.Model):
             models.Index(
                 fields=["workspace", "platform", "thread_root_external_id"], name="mention_thread"
             ),
+            # Repeated contact: an author's other posts in the 48 hours before one.
+            models.Index(fields=["workspace", "author_handle", "posted_at"], name="mention_author"),
         ]
 
     def __str__(self) -> str:

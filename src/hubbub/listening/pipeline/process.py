@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -33,7 +34,7 @@ from hubbub.listening.models import InboundPost, Mention, Query, RoutingRule
 from hubbub.listening.pipeline.dedupe import DedupeIndex, dedupe_batch
 from hubbub.listening.pipeline.normalize import normalize_batch
 from hubbub.listening.pipeline.route import Rule, choose_team, load_rules
-from hubbub.listening.pipeline.score import Priority, priority
+from hubbub.listening.pipeline.score import CONTACT_WINDOW_HOURS, Priority, priority
 from hubbub.listening.query import QueryError, parse
 from hubbub.listening.text import tokenize
 from hubbub.listening.types import DedupedPost, raw_post_from_json
@@ -273,12 +274,18 @@ def _score_thread_route(
     state: PipelineState,
 ) -> list[Mention]:
     copies = Counter(item.duplicate_of for item, _ in matched if item.duplicate_of)
+    contacts = _earlier_contacts([item for item, _ in matched])
     roots = _thread_roots([item for item, _ in matched])
     rules = {ws: state.rules_for(ws) for ws in {item.post.raw.workspace_id for item, _ in matched}}
     mentions = []
     for (item, queries), label in zip(matched, labels, strict=True):
         raw = item.post.raw
-        score = priority(label, followers=raw.author_followers, copies=copies[raw.external_id])
+        score = priority(
+            label,
+            followers=raw.author_followers,
+            copies=copies[raw.external_id],
+            earlier_contacts=contacts.get(_key(item), 0),
+        )
         team_id = choose_team(
             rules[raw.workspace_id],
             query_ids=queries,
@@ -361,6 +368,51 @@ def _mention_ids_by_key(keys: list[tuple[int, str, str | None]]) -> dict[tuple[i
         ).values_list("pk", "platform", "external_id"):
             found[(workspace_id, platform, external_id)] = pk
     return found
+
+
+# An author posting thousands of times in two days is a flood, not a customer: stop reading.
+CONTACTS_READ = 20_000
+
+
+def _earlier_contacts(items: list[DedupedPost]) -> dict[tuple[int, str, str], int]:
+    """How many posts each author made in the window before this one (stored or earlier in
+    the batch). Counted from the post's own time, so replayed history scores as it happened;
+    keyed by post id, so a batch delivered twice does not count itself twice. One query per
+    workspace, on the author index."""
+    window = dt.timedelta(hours=CONTACT_WINDOW_HOURS)
+    authors: dict[int, set[str]] = defaultdict(set)
+    for item in items:
+        if item.post.raw.author_handle:
+            authors[item.post.raw.workspace_id].add(item.post.raw.author_handle)
+    if not authors:
+        return {}
+    earliest = min(item.post.raw.posted_at for item in items) - window
+    latest = max(item.post.raw.posted_at for item in items)
+    posts: dict[tuple[int, str, str], dict[str, dt.datetime]] = defaultdict(dict)
+    for workspace_id, handles in authors.items():
+        for platform, handle, external_id, posted_at in Mention.objects.filter(
+            workspace_id=workspace_id,
+            author_handle__in=handles,
+            posted_at__gte=earliest,
+            posted_at__lte=latest,
+        ).values_list("platform", "author_handle", "external_id", "posted_at")[:CONTACTS_READ]:
+            posts[(workspace_id, platform, handle)][external_id] = posted_at
+    for item in items:
+        raw = item.post.raw
+        if raw.author_handle:
+            posts[(raw.workspace_id, raw.platform, raw.author_handle)][raw.external_id] = (
+                raw.posted_at
+            )
+    times = {author: sorted(by_id.values()) for author, by_id in posts.items()}
+    counts: dict[tuple[int, str, str], int] = {}
+    for item in items:
+        raw = item.post.raw
+        if raw.author_handle:
+            posted = times[(raw.workspace_id, raw.platform, raw.author_handle)]
+            counts[_key(item)] = bisect_left(posted, raw.posted_at) - bisect_left(
+                posted, raw.posted_at - window
+            )
+    return counts
 
 
 def _thread_roots(items: list[DedupedPost]) -> dict[tuple[int, str, str], str]:

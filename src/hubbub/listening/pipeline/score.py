@@ -4,6 +4,7 @@
 + 25 × sentiment confidence, when negative
 + 20 complaint, 15 question (intent)
 + 30 × urgency (safety, legal, cancellation, outage words)
++ up to 15 for repeated contact: 5 per earlier post by the same author in 48 h
 + up to 15 for reach: 3 × log10(1 + followers)
 + up to 10 for spread: 2 per copy of the same post in the batch
 """
@@ -17,6 +18,7 @@ from hubbub.intelligence.types import Classification
 
 INTENT_POINTS = {"complaint": 20.0, "question": 15.0}
 BASE = 20.0
+CONTACT_WINDOW_HOURS = 48
 URGENCY_LABELS = {
     "safety": "Safety words",
     "legal": "Legal threat",
@@ -47,7 +49,14 @@ class Priority:
         return {reason.factor for reason in self.reasons}
 
 
-def priority(classification: Classification, *, followers: int | None, copies: int) -> Priority:
+def priority(
+    classification: Classification,
+    *,
+    followers: int | None,
+    copies: int,
+    earlier_contacts: int = 0,
+) -> Priority:
+    """The score and its reasons. `earlier_contacts`: the author's other posts in the window."""
     reasons: list[Reason] = []
     if classification.sentiment == "negative":
         confidence = classification.sentiment_confidence
@@ -66,6 +75,15 @@ def priority(classification: Classification, *, followers: int | None, copies: i
         reasons.extend(
             Reason(word, share, URGENCY_LABELS.get(word, word.capitalize()))
             for word in classification.urgency_reasons
+        )
+    if earlier_contacts:
+        reasons.append(
+            Reason(
+                "repeated contact",
+                min(15.0, 5.0 * earlier_contacts),
+                f"Repeated contact ({earlier_contacts} earlier post"
+                f"{'s' if earlier_contacts > 1 else ''} in {CONTACT_WINDOW_HOURS} h)",
+            )
         )
     if followers:
         reach = min(15.0, 3.0 * math.log10(1 + followers))

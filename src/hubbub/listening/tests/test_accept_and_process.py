@@ -252,6 +252,45 @@ class TestTriageRoutingAndThreads:
         assert second_reply.priority is not None
         assert second_reply.priority < first.priority
 
+    def test_an_author_who_keeps_posting_rises_with_each_post_in_48_hours(
+        self, cast: Cast, source: Source
+    ) -> None:
+        services.save_query(actor=cast.lee, name="Q", kind=QueryKind.BRAND, expression="brightwave")
+        chaser = {"author_handle": "sam"}
+        services.accept_posts(
+            source_id=source.pk,
+            cursor="1",
+            posts=[
+                raw(source, "old", "brightwave router again", minutes=-3 * 24 * 60, **chaser),
+                raw(source, "1", "brightwave router is down", **chaser),
+            ],
+        )
+        process_pending(state=PipelineState())
+        services.accept_posts(
+            source_id=source.pk,
+            cursor="2",
+            posts=[
+                raw(source, "2", "brightwave router still down", minutes=60, **chaser),
+                raw(source, "3", "brightwave router still down!!", minutes=90, **chaser),
+                raw(source, "other", "brightwave router still down", minutes=90),
+            ],
+        )
+        process_pending(state=PipelineState())
+        process_pending(state=PipelineState())  # nothing left: counts stay as they were
+
+        def contact(external_id: str) -> list[object]:
+            mention = Mention.objects.get(external_id=external_id)
+            return [
+                (r["points"], r["label"])
+                for r in mention.priority_reasons
+                if r["factor"] == "repeated contact"
+            ]
+
+        assert contact("old") == contact("1") == []  # three days apart: not repeated
+        assert contact("2") == [(5.0, "Repeated contact (1 earlier post in 48 h)")]
+        assert contact("3") == [(10.0, "Repeated contact (2 earlier posts in 48 h)")]
+        assert contact("other") == []  # another author, same words
+
     def test_routing_rules_come_before_query_ownership(self, cast: Cast, source: Source) -> None:
         services.save_query(
             actor=cast.lee,
