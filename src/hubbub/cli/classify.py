@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--task",
         default="all",
-        choices=["sentiment", "complaint", "intent", "all"],
+        choices=["sentiment", "complaint", "intent", "language", "all"],
         help="which label to give (default: all)",
     )
     parser.add_argument("--input", metavar="FILE", help="read this file instead of standard input")

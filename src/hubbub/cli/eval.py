@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from hubbub.intelligence.evaluation import TaskEvaluation
 
-TASKS = ["sentiment", "complaint"]
+TASKS = ["sentiment", "complaint", "intent", "language"]
 HEADLINES = {"macro_recall": "macro recall", "macro_f1": "macro-F1"}
 
 
@@ -34,21 +34,108 @@ def pin_to_one_core() -> None:
 def run(args: argparse.Namespace) -> int:
     pin_to_one_core()
     from hubbub.datasets import DataMissing
-    from hubbub.intelligence import evaluation, training
-    from hubbub.intelligence.linear import LinearModel
 
-    model = LinearModel.load(training.model_path(args.task))
     try:
-        if args.task == "sentiment":
-            result = evaluation.evaluate_sentiment(model)
-        else:
-            result = evaluation.evaluate_complaint(training.train_complaint_on, model)
+        if args.task == "language":
+            return _language(args)
+        result = _evaluate(args.task)
     except DataMissing as error:
         print(error, file=sys.stderr)
         return 2
     print_evaluation(result)
     if args.json:
         print(json.dumps(figures(result)))
+    return 0
+
+
+def _evaluate(task: str) -> TaskEvaluation:
+    from hubbub.intelligence import evaluation, intent_set, training
+    from hubbub.intelligence.intent import IntentModel
+    from hubbub.intelligence.linear import LinearModel
+
+    if task == "intent":
+        return evaluation.evaluate_intent(
+            IntentModel.load(training.model_path("intent")),
+            sentiment=LinearModel.load(training.model_path("sentiment")),
+            complaint=LinearModel.load(training.model_path("complaint")),
+            training_posts=intent_set.training_set(),
+        )
+    model = LinearModel.load(training.model_path(task))
+    if task == "sentiment":
+        return evaluation.evaluate_sentiment(model)
+    return evaluation.evaluate_complaint(training.train_complaint_on, model)
+
+
+def _language(args: argparse.Namespace) -> int:
+    from hubbub.intelligence.language import LanguageModelMissing, evaluate_language
+
+    try:
+        result = evaluate_language()
+    except LanguageModelMissing as error:
+        print(error, file=sys.stderr)
+        return 2
+    systems = [
+        ("fastText, all", result.unrestricted),
+        ("fastText, the 13", result.restricted),
+    ]
+    if result.baseline is not None:
+        systems.append(("lingua, the 13", result.baseline))
+    print(f"hubbub eval language: {result.model} (the 13: the evaluation set's languages)")
+    print(
+        f"  data: {result.posts} short posts ({result.english_posts} real English posts from "
+        "twcs and TweetEval, the rest written by the team in 12 languages)"
+    )
+    groups = list(result.restricted.accuracy)
+    print(f"\n  {'accuracy by language':<24}" + "".join(f"{name[:14]:>16}" for name, _ in systems))
+    for group in groups:
+        print(
+            f"  {group:<24}"
+            + "".join(f"{scores.accuracy.get(group, 0.0):>16.3f}" for _, scores in systems)
+        )
+    print("\n  wrong answers (language: answer × posts), fastText limited to the 13")
+    for group in (group for group in groups if len(group) == 2):  # languages, not "mixed"
+        wrong = sorted(
+            (count, answer)
+            for (truth, answer), count in result.restricted.confusion.items()
+            if truth == group and answer != group
+        )
+        if wrong:
+            listed = ", ".join(f"{answer} ×{count}" for count, answer in reversed(wrong))
+            print(f"    {group:<12} {listed}")
+    print(f"\n  {'system':<42}{'accuracy':>10}{'en→other':>10}{'posts/s':>10}")
+    for name, scores in systems:
+        speed = 1e6 / scores.microseconds_per_post
+        print(
+            f"  {name:<42}{scores.overall:>10.3f}"
+            f"{scores.english_false_foreign:>10.3f}{speed:>10,.0f}"
+        )
+    if result.baseline is None:
+        print("  lingua not installed: pip install 'hubbub[train]' to compare with it")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "task": "language",
+                    "model": result.model,
+                    "rows": result.posts,
+                    "accuracy": round(result.unrestricted.overall, 4),
+                    "accuracy_limited": round(result.restricted.overall, 4),
+                    "english_false_foreign": round(result.unrestricted.english_false_foreign, 4),
+                    "posts_per_s": round(1e6 / result.unrestricted.microseconds_per_post, 1),
+                    "baselines": {}
+                    if result.baseline is None
+                    else {
+                        "lingua": {
+                            "accuracy": round(result.baseline.overall, 4),
+                            "english_false_foreign": round(
+                                result.baseline.english_false_foreign, 4
+                            ),
+                            "posts_per_s": round(1e6 / result.baseline.microseconds_per_post, 1),
+                        }
+                    },
+                }
+            )
+        )
     return 0
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-TASKS = ["sentiment", "complaint"]
+TASKS = ["sentiment", "complaint", "intent"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +28,11 @@ def run(args: argparse.Namespace) -> int:
     from hubbub.datasets import DataMissing
     from hubbub.intelligence import training
 
-    trainers = {"sentiment": training.train_sentiment, "complaint": training.train_complaint}
+    trainers = {
+        "sentiment": training.train_sentiment,
+        "complaint": training.train_complaint,
+        "intent": training.train_intent,
+    }
     started = time.perf_counter()
     try:
         model = trainers[args.task](_progress_bar)

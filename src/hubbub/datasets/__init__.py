@@ -128,10 +128,12 @@ def complaints(folder: Path | None = None) -> list[ComplaintRow]:
 
 def twcs_texts_by_id(ids: Collection[str], folder: Path | None = None) -> dict[str, str]:
     """Text of the TWCS sample's tweets with these ids; ids not in the sample are left out."""
-    folder = folder or shared_data_dir()
+    path = (folder or shared_data_dir()) / "twcs" / "twcs-sample.csv"
+    if not path.is_file():
+        raise DataMissing(f"no TWCS sample at {path}")
     wanted = set(ids)
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    with (folder / "twcs" / "twcs-sample.csv").open(encoding="utf-8", newline="") as rows:
+    with path.open(encoding="utf-8", newline="") as rows:
         return {
             row["tweet_id"]: row["text"]
             for row in csv.DictReader(rows)
@@ -141,8 +143,10 @@ def twcs_texts_by_id(ids: Collection[str], folder: Path | None = None) -> dict[s
 
 def tweeteval_texts_by_line(lines: Collection[int], folder: Path | None = None) -> dict[int, str]:
     """Text of the TweetEval sentiment validation tweets on these 1-based lines, unescaped."""
-    folder = (folder or shared_data_dir()) / "tweeteval-sentiment"
-    texts = (folder / "val_text.txt").read_text(encoding="utf-8").splitlines()
+    path = (folder or shared_data_dir()) / "tweeteval-sentiment" / "val_text.txt"
+    if not path.is_file():
+        raise DataMissing(f"no TweetEval validation text at {path}")
+    texts = path.read_text(encoding="utf-8").splitlines()
     return {line: _unescape(texts[line - 1]) for line in lines if 0 < line <= len(texts)}
 
 

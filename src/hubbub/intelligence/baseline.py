@@ -79,12 +79,14 @@ def classify(
     texts: Sequence[str],
     *,
     sentiments: Sequence[tuple[str, float]] | None = None,
+    intents: Sequence[tuple[str, float]] | None = None,
     version: str = MODEL_VERSION,
 ) -> list[Classification]:
     """Label a batch of post texts. Never raises: odd input gets "other", low confidence.
 
-    `sentiments`, from a trained model, replace the lexicon's; the intent cues
-    are then read with them (`version` names both).
+    `sentiments` and `intents`, from trained models, replace the lexicon's; the
+    intent cues are then read with the sentiments (`version` names them all).
+    The urgency words are always the lexicon's.
     """
     results = []
     for index, text in enumerate(texts):
@@ -95,7 +97,9 @@ def classify(
         sentiment, sentiment_confidence = (
             _sentiment(tokens) if sentiments is None else sentiments[index]
         )
-        intent, intent_confidence = _intent(text, tokens, sentiment)
+        intent, intent_confidence = (
+            _intent(text, tokens, sentiment) if intents is None else intents[index]
+        )
         words = set(tokens)
         reasons = tuple(reason for reason, cues in URGENT.items() if words & cues)
         urgency = min(

@@ -13,8 +13,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from hubbub.datasets import SENTIMENTS, complaints, tweeteval_sentiment
-from hubbub.intelligence import baseline, baselines
+from hubbub.intelligence import baseline, baselines, intent_set
+from hubbub.intelligence.intent import INTENTS, IntentModel
+from hubbub.intelligence.intent_set import LabelledPost
 from hubbub.intelligence.linear import LinearModel
 from hubbub.intelligence.metrics import Report, score
 
@@ -159,3 +163,68 @@ def evaluate_complaint(
         missing_baselines=missing,
         breakdown=breakdown,
     )
+
+
+def evaluate_intent(
+    model: IntentModel,
+    *,
+    sentiment: LinearModel,
+    complaint: LinearModel,
+    training_posts: Sequence[LabelledPost],
+) -> TaskEvaluation:
+    """The hand-labelled evaluation set (800 posts, none trained on); the TF-IDF baseline is
+    fitted on the same training posts as the model. Speed includes the sentiment and complaint
+    models the intent model reads."""
+    posts = intent_set.intent_set()
+    texts = [post.text for post in posts]
+    truth = [post.intent for post in posts]
+
+    def predict(batch: Sequence[str]) -> list[str]:
+        probabilities = model.probabilities(
+            batch,
+            sentiment=sentiment.probabilities(batch),
+            complaint=complaint_probability(complaint, batch),
+        )
+        return [INTENTS[index] for index in probabilities.argmax(axis=1)]
+
+    predicted, speed = timed(predict, texts)
+    reports = [
+        _measure(
+            baseline.MODEL_VERSION,
+            lambda batch: [label.intent for label in baseline.classify(batch)],
+            texts,
+            truth,
+            INTENTS,
+        )
+    ]
+    missing: tuple[str, ...] = ()
+    try:
+        tfidf = baselines.TfidfLinear().fit(
+            [post.text for post in training_posts], [post.intent for post in training_posts]
+        )
+        reports.append(_measure(tfidf.name, tfidf.predict, texts, truth, INTENTS))
+    except baselines.BaselineMissing:
+        missing = ("tfidf-logreg",)
+    breakdown = {
+        source: score(
+            source,
+            [post.intent for post in posts if post.source == source],
+            [label for post, label in zip(posts, predicted, strict=True) if post.source == source],
+            INTENTS,
+        )
+        for source in intent_set.SAMPLES
+    }
+    return TaskEvaluation(
+        task="intent",
+        data=f"hand-labelled intent set, {len(posts):,} posts (twcs 420, complaints 380), "
+        f"none trained on; trained on {len(training_posts):,} other labelled posts",
+        headline="macro_f1",
+        model=score(model.version, truth, predicted, INTENTS, posts_per_s=speed),
+        baselines=tuple(reports),
+        missing_baselines=missing,
+        breakdown=breakdown,
+    )
+
+
+def complaint_probability(model: LinearModel, texts: Sequence[str]) -> np.ndarray:
+    return model.probabilities(texts)[:, model.labels.index("complaint")]

@@ -58,3 +58,25 @@ def intent_set() -> list[LabelledPost]:
                 raise DataMissing(f"labelled {source} post {tweet_id} is not in the shared data")
             posts.append(LabelledPost(source, tweet_id, texts[tweet_id], intent))
     return posts
+
+
+def training_set() -> list[LabelledPost]:
+    """The posts labelled to train on (`labels/intent-train.csv`): none of them is in the
+    evaluation set, which stays untouched by training."""
+    held_out = {(source, tweet_id) for source in SAMPLES for tweet_id in labels(source)}
+    texts = {source: dict(_posts(source)) for source in SAMPLES}
+    posts = []
+    with (LABELS / "intent-train.csv").open(encoding="utf-8", newline="") as rows:
+        for row in csv.DictReader(rows):
+            source, tweet_id = row["source"], row["id"]
+            if (source, tweet_id) in held_out:
+                raise ValueError(f"training post {source} {tweet_id} is in the evaluation set")
+            if tweet_id not in texts[source]:
+                raise DataMissing(f"labelled {source} post {tweet_id} is not in the shared data")
+            posts.append(LabelledPost(source, tweet_id, texts[source][tweet_id], row["label"]))
+    return posts
+
+
+def evaluation_ids(source: str) -> set[str]:
+    """The ids of `source` that are in the evaluation set: models must not train on them."""
+    return set(labels(source))

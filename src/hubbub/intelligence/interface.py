@@ -1,26 +1,31 @@
 """What the rest of Hubbub calls to triage posts: the pipeline and `hubbub classify` alike.
 
-Each task is a function of a batch of texts giving one `Label` per text, so
-the classify command and the pipeline run the same models with the same
-preprocessing. Models load once per process (`models/*.npz`, see `hubbub
-train`); a missing model falls back to the lexicon baseline, loudly.
+`label_batch` gives each text a `Label` per task, so the classify command and
+the pipeline run the same models with the same preprocessing. Models load
+once per process (`models/*.npz`, see `hubbub train`). The intent model reads
+the sentiment and complaint models' probabilities, which are computed once
+per batch for both. A missing model falls back to the lexicon baseline,
+loudly; a post with nothing to read gets a defined low-confidence label.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from hubbub.intelligence import baseline, training
+import numpy as np
+
+from hubbub.intelligence import baseline, language, training
+from hubbub.intelligence.intent import IntentModel
 from hubbub.intelligence.linear import LinearModel
 from hubbub.intelligence.types import Classification
 from hubbub.listening.text import tokenize
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("sentiment", "complaint", "intent")
+TASKS = ("sentiment", "complaint", "intent", "language")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,21 +34,13 @@ class Label:
     confidence: float  # 0..1
 
 
-@cache
-def shipped_model(task: str) -> LinearModel | None:
-    path = training.model_path(task)
-    if not path.is_file():
-        logger.warning("no %s model at %s: the lexicon baseline labels it", task, path)
-        return None
-    return LinearModel.load(path)
-
-
 # What a post with nothing to read gets (empty, only emoji or links, invalid
 # text): a defined label with low confidence, never an exception.
 UNREADABLE = {
     "sentiment": Label("neutral", 0.3),
     "complaint": Label("not_complaint", 0.3),
     "intent": Label("other", 0.2),
+    "language": Label(language.UNDETERMINED, 0.0),
 }
 
 
@@ -51,62 +48,117 @@ def readable(text: str) -> bool:
     return any(token[-1].isalnum() for token in tokenize(text or ""))
 
 
-def _model_labels(task: str, texts: Sequence[str]) -> list[Label] | None:
-    model = shipped_model(task)
-    if model is None:
+@cache
+def linear_model(task: str) -> LinearModel | None:
+    path = training.model_path(task)
+    if not path.is_file():
+        logger.warning("no %s model at %s: the lexicon baseline labels it", task, path)
         return None
-    rows = [row for row, text in enumerate(texts) if readable(text)]
-    labels = [UNREADABLE[task]] * len(texts)
-    predicted = model.predict([texts[row] for row in rows]) if rows else []
-    for row, (label, confidence) in zip(rows, predicted, strict=True):
-        labels[row] = Label(label, round(confidence, 4))
-    return labels
+    return LinearModel.load(path)
 
 
-def sentiment(texts: Sequence[str]) -> list[Label]:
-    labels = _model_labels("sentiment", texts)
-    if labels is None:
-        return [Label(c.sentiment, c.sentiment_confidence) for c in baseline.classify(texts)]
-    return labels
+@cache
+def intent_model() -> IntentModel | None:
+    path = training.model_path("intent")
+    if not path.is_file():
+        logger.warning("no intent model at %s: the lexicon baseline labels intent", path)
+        return None
+    return IntentModel.load(path)
 
 
-def complaint(texts: Sequence[str]) -> list[Label]:
-    labels = _model_labels("complaint", texts)
-    if labels is None:
-        return [
-            Label("complaint" if c.intent == "complaint" else "not_complaint", c.intent_confidence)
-            for c in baseline.classify(texts)
-        ]
-    return labels
-
-
-def intent(texts: Sequence[str]) -> list[Label]:
-    return [Label(c.intent, c.intent_confidence) for c in classify_batch(texts)]
-
-
-TASK_FUNCTIONS: dict[str, Callable[[Sequence[str]], list[Label]]] = {
-    "sentiment": sentiment,
-    "complaint": complaint,
-    "intent": intent,
-}
-
-
-def label_batch(texts: Sequence[str], tasks: Sequence[str]) -> list[dict[str, Label]]:
+def label_batch(texts: Sequence[str], tasks: Sequence[str] = TASKS) -> list[dict[str, Label]]:
     """Each text's label for each task, in order."""
-    per_task = {task: TASK_FUNCTIONS[task](texts) for task in tasks}
+    labels: list[dict[str, Label]] = [{task: UNREADABLE[task] for task in tasks} for _ in texts]
+    rows = [row for row, text in enumerate(texts) if readable(text)]
+    if rows:
+        found = _labels([texts[row] for row in rows], tasks)
+        for row, row_labels in zip(rows, found, strict=True):
+            labels[row] = row_labels
+    return labels
+
+
+def _labels(texts: Sequence[str], tasks: Sequence[str]) -> list[dict[str, Label]]:
+    per_task: dict[str, list[Label]] = {}
+    lexicon = baseline.classify(texts)
+    sentiment, complaint, intent = (
+        linear_model("sentiment"),
+        linear_model("complaint"),
+        intent_model(),
+    )
+    needs_inputs = "intent" in tasks and intent is not None
+    sentiment_p = (
+        sentiment.probabilities(texts)
+        if sentiment is not None and ("sentiment" in tasks or needs_inputs)
+        else None
+    )
+    complaint_p = (
+        complaint.probabilities(texts)
+        if complaint is not None and ("complaint" in tasks or needs_inputs)
+        else None
+    )
+    if "sentiment" in tasks:
+        per_task["sentiment"] = (
+            _best(sentiment.labels, sentiment_p)
+            if sentiment is not None and sentiment_p is not None
+            else [Label(c.sentiment, c.sentiment_confidence) for c in lexicon]
+        )
+    if "complaint" in tasks:
+        per_task["complaint"] = (
+            _best(complaint.labels, complaint_p)
+            if complaint is not None and complaint_p is not None
+            else [
+                Label("complaint" if c.intent == "complaint" else "not_complaint", 0.5)
+                for c in lexicon
+            ]
+        )
+    if "intent" in tasks:
+        if intent is not None and sentiment_p is not None and complaint_p is not None:
+            assert complaint is not None
+            probabilities = intent.probabilities(
+                texts,
+                sentiment=sentiment_p,
+                complaint=complaint_p[:, complaint.labels.index("complaint")],
+            )
+            per_task["intent"] = _best(intent.labels, probabilities)
+        else:
+            per_task["intent"] = [Label(c.intent, c.intent_confidence) for c in lexicon]
+    if "language" in tasks:
+        per_task["language"] = _languages(texts)
     return [{task: per_task[task][row] for task in tasks} for row in range(len(texts))]
 
 
+def _best(labels: Sequence[str], probabilities: np.ndarray) -> list[Label]:
+    best = probabilities.argmax(axis=1)
+    return [
+        Label(labels[index], round(float(probabilities[row, index]), 4))
+        for row, index in enumerate(best)
+    ]
+
+
+def _languages(texts: Sequence[str]) -> list[Label]:
+    try:
+        return [Label(code, round(p, 4)) for code, p in language.detect_languages(texts)]
+    except language.LanguageModelMissing:
+        logger.warning("no language model installed: languages are undetermined")
+        return [UNREADABLE["language"]] * len(texts)
+
+
 def model_versions() -> str:
-    model = shipped_model("sentiment")
-    if model is None:
-        return baseline.MODEL_VERSION
-    return f"{model.version}+{baseline.MODEL_VERSION}"
+    """The versions that label a mention, joined with "+" (stored on each mention)."""
+    parts = [
+        model.version for model in (linear_model("sentiment"), intent_model()) if model is not None
+    ]
+    return "+".join([*parts, language.LANGUAGE_MODEL_VERSION, baseline.MODEL_VERSION])
 
 
 def classify_batch(texts: Sequence[str]) -> list[Classification]:
-    """The pipeline's call: sentiment from the model, intent and urgency read with it."""
-    if shipped_model("sentiment") is None or not texts:
-        return baseline.classify(texts)
-    sentiments = [(label.label, label.confidence) for label in sentiment(texts)]
-    return baseline.classify(texts, sentiments=sentiments, version=model_versions())
+    """The pipeline's call: sentiment and intent from the models, urgency from the lexicon."""
+    if not texts:
+        return []
+    labels = label_batch(texts, ("sentiment", "intent"))
+    return baseline.classify(
+        texts,
+        sentiments=[(row["sentiment"].label, row["sentiment"].confidence) for row in labels],
+        intents=[(row["intent"].label, row["intent"].confidence) for row in labels],
+        version=model_versions(),
+    )

@@ -179,7 +179,8 @@ class Mention(models.Model):
     priority = models.FloatField(null=True, blank=True)
     # Why the priority is what it is: [{"factor": "negative", "points": 18.0, "label": …}].
     priority_reasons = models.JSONField(default=list, blank=True)
-    model_version = models.CharField(max_length=40, blank=True)
+    # The models that labelled it, "+"-joined (sentiment, intent, language, lexicon).
+    model_version = models.CharField(max_length=120, blank=True)
     team = models.ForeignKey(
         Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

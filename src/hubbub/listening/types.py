@@ -47,6 +47,9 @@ class NormalizedPost:
     content_hash: str
     simhash: int  # 64-bit, unsigned
     tokens: tuple[str, ...] = ()  # text.tokenize(text), kept for the matcher
+    # The post's language: detected from the text when the model is sure, else the
+    # platform's declared one (often an account default), else "".
+    lang: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -38,12 +38,14 @@ def test_plain_posts(text: str, sentiment: str, intent: str) -> None:
         ("Thanks @brightwave, fixed in minutes!", "positive", "praise"),
     ],
 )
-def test_the_trained_model_labels_sentiment_and_both_versions_are_recorded(
+def test_the_trained_models_label_and_every_version_is_recorded(
     text: str, sentiment: str, intent: str
 ) -> None:
     (label,) = classify_batch([text])
     assert (label.sentiment, label.intent) == (sentiment, intent)
-    assert label.model_version == f"sentiment-linear-1+{MODEL_VERSION}"
+    assert label.model_version == (
+        f"sentiment-linear-1+intent-stacked-1+fasttext-lid176-ftz+clean-1+{MODEL_VERSION}"
+    )
     assert 1 / 3 < label.sentiment_confidence <= 1
 
 

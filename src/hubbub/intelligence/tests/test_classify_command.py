@@ -41,9 +41,9 @@ def test_each_line_gets_every_label_with_its_confidence() -> None:
 def test_the_same_labels_as_the_pipeline_uses() -> None:
     texts = ["the app crashes every time I log in", "where is your nearest store?"]
     objects = classify("--task", "sentiment", stdin="\n".join(texts).encode())
-    expected = interface.sentiment(texts)
+    expected = interface.label_batch(texts, ["sentiment"])
     assert [(o["sentiment"], o["sentiment_confidence"]) for o in objects] == [
-        (label.label, label.confidence) for label in expected
+        (row["sentiment"].label, row["sentiment"].confidence) for row in expected
     ]
 
 
@@ -65,6 +65,8 @@ def test_hostile_lines_get_a_defined_label_and_keep_their_place() -> None:
         "complaint_confidence": 0.3,
         "intent": "other",
         "intent_confidence": 0.2,
+        "language": "und",
+        "language_confidence": 0.0,
     }
     assert objects[1]["intent"] == "other"
     assert str(objects[3]["text"]).endswith("broken")  # bad bytes replaced, not fatal

@@ -29,5 +29,17 @@ def test_it_holds_at_least_500_posts_in_five_intents_and_no_text() -> None:
     assert len(posts) == 800
     assert set(counts) == set(intent_set.INTENTS)
     assert all(post.text for post in posts)
-    for path in intent_set.LABELS.glob("intent-*.csv"):
-        assert path.read_text().splitlines()[0] == "source,id,label"  # ids and labels only
+    for name in ("intent-twcs.csv", "intent-complaints.csv"):
+        header = (intent_set.LABELS / name).read_text().splitlines()[0]
+        assert header == "source,id,label"  # ids and labels only
+
+
+def test_the_training_posts_are_apart_from_the_evaluation_set() -> None:
+    try:
+        training = intent_set.training_set()  # raises on any overlap
+    except DataMissing as error:
+        missing_component(str(error))
+    assert len(training) == 950
+    assert set(Counter(post.intent for post in training)) == set(intent_set.INTENTS)
+    header = (intent_set.LABELS / "intent-train.csv").read_text().splitlines()[0]
+    assert header == "source,id,label,part"

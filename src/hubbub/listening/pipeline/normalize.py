@@ -15,9 +15,12 @@ from collections.abc import Sequence
 import nh3
 import numpy as np
 
+from hubbub.intelligence.language import UNDETERMINED, LanguageModelMissing, detect_languages
 from hubbub.listening.text import tokenize, urls_in
 from hubbub.listening.types import NormalizedPost, RawPost
 
+# Confidence above which the detected language replaces the platform's declared one.
+SURE_OF_LANGUAGE = 0.6
 MAX_TEXT = 40_000  # characters kept of a post; longer ones are cut, not refused
 _CONTROL = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 _SPACE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
@@ -120,13 +123,35 @@ def normalize_batch(batch: Sequence[RawPost]) -> list[NormalizedPost]:
     texts = [clean_text(raw.text) for raw in batch]
     shared = [copy_text(text) for text in texts]
     fingerprints = simhashes([words.split() for words in shared])
+    langs = post_languages(batch, texts)
     return [
-        _normalized(raw, text, words, fingerprint)
-        for raw, text, words, fingerprint in zip(batch, texts, shared, fingerprints, strict=True)
+        _normalized(raw, text, words, fingerprint, lang)
+        for raw, text, words, fingerprint, lang in zip(
+            batch, texts, shared, fingerprints, langs, strict=True
+        )
     ]
 
 
-def _normalized(raw: RawPost, text: str, shared: str, fingerprint: int) -> NormalizedPost:
+def post_languages(batch: Sequence[RawPost], texts: Sequence[str]) -> list[str]:
+    """Detected when the model is sure enough, otherwise what the platform declared.
+
+    Platforms' language fields are often the account's default ("en" for a
+    post in Spanish), so a confident reading of the text wins; a short or
+    ambiguous post keeps the declared language.
+    """
+    try:
+        detected = detect_languages(texts)
+    except LanguageModelMissing:
+        return [raw.lang[:16] for raw in batch]
+    return [
+        code if code != UNDETERMINED and confidence >= SURE_OF_LANGUAGE else raw.lang[:16]
+        for raw, (code, confidence) in zip(batch, detected, strict=True)
+    ]
+
+
+def _normalized(
+    raw: RawPost, text: str, shared: str, fingerprint: int, lang: str
+) -> NormalizedPost:
     tokens = tokenize(text)
     urls = tuple(dict.fromkeys([*raw.expanded_urls, *urls_in(text)]))
     return NormalizedPost(
@@ -141,4 +166,5 @@ def _normalized(raw: RawPost, text: str, shared: str, fingerprint: int) -> Norma
         content_hash=hashlib.sha256(shared.encode()).hexdigest() if shared else "",
         simhash=fingerprint,
         tokens=tuple(tokens),
+        lang=lang,
     )

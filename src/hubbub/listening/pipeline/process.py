@@ -254,7 +254,7 @@ def _match(kept: list[DedupedPost], state: PipelineState) -> list[tuple[DedupedP
             PreparedPost.of(
                 Post(
                     text=item.post.text,
-                    lang=raw.lang,
+                    lang=item.post.lang,
                     platform=raw.platform,
                     author=raw.author_handle,
                     is_reply=bool(raw.reply_to_external_id),
@@ -290,7 +290,7 @@ def _score_thread_route(
             rules[raw.workspace_id],
             query_ids=queries,
             platform=raw.platform,
-            lang=raw.lang,
+            lang=item.post.lang,
             intent=label.intent,
             query_teams=state.query_teams,
         )
@@ -463,7 +463,7 @@ def _mention(
         author_following=raw.author_following,
         text=post.text,
         html=post.html,
-        lang=raw.lang[:16],
+        lang=post.lang,
         posted_at=raw.posted_at,
         reply_to_external_id=raw.reply_to_external_id[:255],
         thread_root_external_id=thread_root[:255],
