@@ -1,4 +1,4 @@
-"""Writes of the care app: opening a conversation from a mention."""
+"""Writes of the care app: opening a conversation from a mention, keeping its priority."""
 
 from __future__ import annotations
 
@@ -89,6 +89,22 @@ def open_conversation(*, actor: User, mention_id: int) -> Opened:
         team_ids=None if conversation.team_id is None else [conversation.team_id],
     )
     return Opened(conversation, created=created)
+
+
+@transaction.atomic
+def refresh_conversation_of_mention(*, mention_id: int) -> None:
+    """The conversation a mention is on, if any, takes its mentions' priority again.
+
+    For services that change a mention's priority in their own transaction
+    (an agent correcting its labels); the caller has checked the permission.
+    """
+    conversation = (
+        Conversation.objects.select_for_update()
+        .filter(mention_links__mention_id=mention_id)
+        .first()
+    )
+    if conversation is not None:
+        _refresh(conversation)
 
 
 def _refresh(conversation: Conversation) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 
 TASKS = ["sentiment", "complaint", "intent"]
 
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from hubbub.datasets import DataMissing
     from hubbub.intelligence import training
 
-    trainers = {
+    trainers: dict[str, Callable[[training.Progress], training.ShippedModel]] = {
         "sentiment": training.train_sentiment,
         "complaint": training.train_complaint,
         "intent": training.train_intent,

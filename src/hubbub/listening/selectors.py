@@ -281,7 +281,7 @@ def mention_detail(
         # Stored URLs come from the platforms: never render a javascript: link.
         link=mention.url if mention.url.lower().startswith(("https://", "http://")) else "",
         queries=list(visible_queries(user=user).filter(mentions=mention).order_by("name")),
-        reasons=_priority_reasons(mention.priority_reasons),
+        reasons=priority_reasons(mention),
         original=original,
         copies=list(copies.only(*listed).order_by("posted_at", "id")[:copy_limit]),
         copy_count=copies.count(),
@@ -291,8 +291,12 @@ def mention_detail(
     )
 
 
-def _priority_reasons(stored: object) -> list[PriorityReason]:
-    """The stored reasons, skipping malformed entries (old rows may have none)."""
+def priority_reasons(mention: Mention) -> list[PriorityReason]:
+    """Why the mention ranks where it does, largest contribution first.
+
+    The stored reasons, skipping malformed entries (old rows may have none).
+    """
+    stored = mention.priority_reasons
     if not isinstance(stored, list):
         return []
     reasons = []

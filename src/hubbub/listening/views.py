@@ -14,6 +14,7 @@ from hubbub.accounts.selectors import workspace_id_of
 from hubbub.care import selectors as care
 from hubbub.core import clock
 from hubbub.core.errors import HubbubError
+from hubbub.intelligence import selectors as intelligence
 from hubbub.listening import selectors, services
 from hubbub.listening.forms import (
     ExpressionForm,
@@ -182,6 +183,10 @@ def mention(request: HttpRequest, mention_id: int) -> HttpResponse:
             # The care inbox's side of a mention: its conversation, or the way to open one.
             "conversation_id": care.conversation_of_mention(user=user, mention_id=mention_id),
             "can_open_conversation": permissions.can_work_conversations(user),
+            # The Triage panel (intelligence/_triage.html): labels agents may correct.
+            "reasons": detail.reasons,
+            "labels": intelligence.mention_labels(mention=detail.mention),
+            "can_correct": permissions.can_work_conversations(user),
         },
     )
 
