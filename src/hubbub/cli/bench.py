@@ -14,6 +14,7 @@ BENCHES = {
     "web": ("hubbub.cli.bench_web", "pages and API under load, SQLite and PostgreSQL"),
     "matcher": ("hubbub.cli.bench_matcher", "query matching: percolation against the naive way"),
     "pipeline": ("hubbub.cli.bench_pipeline", "accept → route: posts/s and per-stage latency"),
+    "classify": ("hubbub.cli.bench_classify", "triage models on one core: posts/s, batch latency"),
 }
 
 

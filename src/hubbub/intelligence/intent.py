@@ -102,11 +102,22 @@ class IntentModel:
     labels = INTENTS
 
     def probabilities(
-        self, texts: Sequence[str], *, sentiment: np.ndarray, complaint: np.ndarray
+        self,
+        texts: Sequence[str],
+        *,
+        sentiment: np.ndarray,
+        complaint: np.ndarray,
+        hashed: Sequence[np.ndarray] | None = None,
     ) -> np.ndarray:
+        """`hashed`: the texts' hashed features, when the caller has them already."""
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        features = dense_features(texts, self.text_model.probabilities(texts), sentiment, complaint)
+        text_probabilities = (
+            self.text_model.probabilities(texts)
+            if hashed is None
+            else self.text_model.probabilities_of(hashed)
+        )
+        features = dense_features(texts, text_probabilities, sentiment, complaint)
         scores: np.ndarray = features @ self.stack
         scores -= scores.max(axis=1, keepdims=True)
         np.exp(scores, out=scores)

@@ -18,6 +18,7 @@ from functools import cache
 import numpy as np
 
 from hubbub.intelligence import baseline, language, training
+from hubbub.intelligence.features import hashed_features
 from hubbub.intelligence.intent import IntentModel
 from hubbub.intelligence.linear import LinearModel
 from hubbub.intelligence.types import Classification
@@ -78,29 +79,34 @@ def label_batch(texts: Sequence[str], tasks: Sequence[str] = TASKS) -> list[dict
 
 
 def _labels(texts: Sequence[str], tasks: Sequence[str]) -> list[dict[str, Label]]:
-    per_task: dict[str, list[Label]] = {}
-    lexicon = baseline.classify(texts)
     sentiment, complaint, intent = (
         linear_model("sentiment"),
         linear_model("complaint"),
         intent_model(),
     )
-    needs_inputs = "intent" in tasks and intent is not None
+    intent_inputs = "intent" in tasks and None not in (intent, sentiment, complaint)
+    # Every linear model reads the same hashed features: computed once for the batch.
+    hashed = (
+        [hashed_features(text) for text in texts]
+        if intent_inputs or {"sentiment", "complaint"} & set(tasks)
+        else []
+    )
     sentiment_p = (
-        sentiment.probabilities(texts)
-        if sentiment is not None and ("sentiment" in tasks or needs_inputs)
+        sentiment.probabilities_of(hashed)
+        if sentiment is not None and ("sentiment" in tasks or intent_inputs)
         else None
     )
     complaint_p = (
-        complaint.probabilities(texts)
-        if complaint is not None and ("complaint" in tasks or needs_inputs)
+        complaint.probabilities_of(hashed)
+        if complaint is not None and ("complaint" in tasks or intent_inputs)
         else None
     )
+    per_task: dict[str, list[Label]] = {}
     if "sentiment" in tasks:
         per_task["sentiment"] = (
             _best(sentiment.labels, sentiment_p)
             if sentiment is not None and sentiment_p is not None
-            else [Label(c.sentiment, c.sentiment_confidence) for c in lexicon]
+            else [Label(c.sentiment, c.sentiment_confidence) for c in baseline.classify(texts)]
         )
     if "complaint" in tasks:
         per_task["complaint"] = (
@@ -108,20 +114,27 @@ def _labels(texts: Sequence[str], tasks: Sequence[str]) -> list[dict[str, Label]
             if complaint is not None and complaint_p is not None
             else [
                 Label("complaint" if c.intent == "complaint" else "not_complaint", 0.5)
-                for c in lexicon
+                for c in baseline.classify(texts)
             ]
         )
     if "intent" in tasks:
-        if intent is not None and sentiment_p is not None and complaint_p is not None:
-            assert complaint is not None
+        if (
+            intent is not None
+            and complaint is not None
+            and complaint_p is not None
+            and sentiment_p is not None
+        ):
             probabilities = intent.probabilities(
                 texts,
                 sentiment=sentiment_p,
                 complaint=complaint_p[:, complaint.labels.index("complaint")],
+                hashed=hashed,
             )
             per_task["intent"] = _best(intent.labels, probabilities)
         else:
-            per_task["intent"] = [Label(c.intent, c.intent_confidence) for c in lexicon]
+            per_task["intent"] = [
+                Label(c.intent, c.intent_confidence) for c in baseline.classify(texts)
+            ]
     if "language" in tasks:
         per_task["language"] = _languages(texts)
     return [{task: per_task[task][row] for task in tasks} for row in range(len(texts))]

@@ -28,8 +28,12 @@ class LinearModel:
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), classes) class probabilities."""
-        features = [hashed_features(text, self.buckets) for text in texts]
-        scores = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        return self.probabilities_of([hashed_features(text, self.buckets) for text in texts])
+
+    def probabilities_of(self, features: Sequence[np.ndarray]) -> np.ndarray:
+        """Class probabilities from hashed features already computed (several models read the
+        same features: hashing once per batch is most of the cost saved)."""
+        scores = np.zeros((len(features), len(self.labels)), dtype=np.float32)
         filled = [row for row, found in enumerate(features) if found.size]
         if filled:
             # One gather and one segmented sum for the whole batch, not one per post.
