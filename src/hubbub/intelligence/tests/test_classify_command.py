@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from hubbub.intelligence import interface
-from hubbub.testing import hubbub_command
+from hubbub.testing import hubbub_command, missing_component
 
 
 def classify(*args: str, stdin: bytes) -> list[dict[str, object]]:
@@ -112,3 +112,21 @@ def test_it_answers_each_line_as_it_arrives() -> None:
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+def test_the_classify_bench_reports_the_default_set_on_one_core() -> None:
+    done = subprocess.run(
+        hubbub_command("bench", "classify", "--posts", "1000", "--json"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode == 2:
+        missing_component(done.stdout)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["posts"] == 1000
+    assert figures["posts_per_s"] > 0
+    assert figures["batch_p95_ms"] >= figures["batch_p50_ms"] > 0
+    assert {"sentiment_posts_per_s", "intent_posts_per_s", "language_posts_per_s"} <= set(figures)
