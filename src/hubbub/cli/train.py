@@ -12,6 +12,12 @@ TASKS = ["sentiment", "complaint", "intent"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("task", choices=TASKS)
+    parser.add_argument(
+        "--with-corrections",
+        action="store_true",
+        help="also learn from the labels agents corrected in this installation's database "
+        "(set HUBBUB_MODEL_DIR to keep the result apart from the shipped models)",
+    )
 
 
 def _progress_bar(done: int, total: int) -> None:
@@ -25,22 +31,38 @@ def _progress_bar(done: int, total: int) -> None:
         sys.stderr.write("\n")
 
 
+def _corrections(task: str) -> list[tuple[str, str]]:
+    """The database is needed only here: the public data sets are files."""
+    from hubbub.cli.main import setup_django
+
+    setup_django()
+    from hubbub.intelligence.selectors import corrections_for_training
+
+    # The complaint detector learns from intent corrections: complaint or not.
+    corrections = corrections_for_training("intent" if task == "complaint" else task)
+    print(f"adding {len(corrections):,} corrected mention(s) to the public data")
+    return corrections
+
+
 def run(args: argparse.Namespace) -> int:
     from hubbub.datasets import DataMissing
     from hubbub.intelligence import training
 
-    trainers: dict[str, Callable[[training.Progress], training.ShippedModel]] = {
+    trainers: dict[
+        str, Callable[[training.Progress, training.Corrections], training.ShippedModel]
+    ] = {
         "sentiment": training.train_sentiment,
         "complaint": training.train_complaint,
         "intent": training.train_intent,
     }
     started = time.perf_counter()
+    corrections = _corrections(args.task) if args.with_corrections else []
     try:
-        model = trainers[args.task](_progress_bar)
+        model = trainers[args.task](_progress_bar, corrections)
     except DataMissing as error:
         print(error, file=sys.stderr)
         return 2
-    path = training.model_path(args.task)
+    path = training.output_path(args.task)
     model.save(path)
     card = training.write_card(args.task, model)
     print(f"{model.version}: {model.card['evaluation']}")

@@ -8,6 +8,7 @@ project), trains seeded, and writes its weights (`.npz`) and a model card
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +18,7 @@ import numpy as np
 from hubbub.datasets import SENTIMENTS, DataMissing, complaints, semeval_sentiment
 from hubbub.intelligence import evaluation, intent_set
 from hubbub.intelligence.intent import CUES, INTENTS, IntentModel, dense_features, fit_stack
+from hubbub.intelligence.intent_set import LabelledPost
 from hubbub.intelligence.linear import LinearModel, train
 
 MODELS = Path(__file__).resolve().parent / "models"
@@ -46,14 +48,22 @@ class ShippedModel(Protocol):
     def save(self, path: Path) -> None: ...
 
 
-def train_sentiment(progress: Progress | None = None) -> LinearModel:
+Corrections = Sequence[tuple[str, str]]  # (mention text, label an agent gave it)
+
+
+def corrected_version(version: str, corrections: Corrections) -> str:
+    # No "+": that joins the models named on a mention.
+    return f"{version}-c{len(corrections)}" if corrections else version
+
+
+def train_sentiment(progress: Progress | None = None, corrections: Corrections = ()) -> LinearModel:
     rows = semeval_sentiment()
     model = _as_shipped(
         train(
-            [text for _, _, text in rows],
-            [label for _, label, _ in rows],
+            [text for _, _, text in rows] + [text for text, _ in corrections],
+            [label for _, label, _ in rows] + [label for _, label in corrections],
             classes=SENTIMENTS,
-            version=SENTIMENT_VERSION,
+            version=corrected_version(SENTIMENT_VERSION, corrections),
             progress=progress,
             **SENTIMENT_SETTINGS,  # type: ignore[arg-type]
         )
@@ -62,7 +72,8 @@ def train_sentiment(progress: Progress | None = None) -> LinearModel:
     return _with_card(
         model,
         task="sentiment (negative / neutral / positive)",
-        data=f"SemEval 2013-2016 task 4A, {len(rows):,} tweets (../shared/data/semeval-sentiment)",
+        data=f"SemEval 2013-2016 task 4A, {len(rows):,} tweets (../shared/data/semeval-sentiment)"
+        + _with(corrections),
         settings=SENTIMENT_SETTINGS,
         result=result,
         summary=f"{result.data}: macro recall {result.model.macro_recall:.3f}",
@@ -70,28 +81,37 @@ def train_sentiment(progress: Progress | None = None) -> LinearModel:
 
 
 def train_complaint_on(
-    texts: Sequence[str], labels: Sequence[str], progress: Progress | None = None
+    texts: Sequence[str],
+    labels: Sequence[str],
+    progress: Progress | None = None,
+    version: str = COMPLAINT_VERSION,
 ) -> LinearModel:
     return train(
         texts,
         labels,
         classes=evaluation.COMPLAINT_LABELS,
-        version=COMPLAINT_VERSION,
+        version=version,
         progress=progress,
         **COMPLAINT_SETTINGS,  # type: ignore[arg-type]
     )
 
 
-def train_complaint(progress: Progress | None = None) -> LinearModel:
+def train_complaint(progress: Progress | None = None, corrections: Corrections = ()) -> LinearModel:
+    """`corrections` are intent corrections: "complaint" or not."""
     # The intent set's posts stay out, so that the intent evaluation (which reads this model)
     # never sees a post the complaint detector was trained on.
     held_out = intent_set.evaluation_ids("complaints")
     rows = [row for row in complaints() if row.tweet_id not in held_out]
     model = _as_shipped(
         train_complaint_on(
-            [row.text for row in rows],
-            [evaluation.COMPLAINT_LABELS[0 if row.is_complaint else 1] for row in rows],
+            [row.text for row in rows] + [text for text, _ in corrections],
+            [evaluation.COMPLAINT_LABELS[0 if row.is_complaint else 1] for row in rows]
+            + [
+                evaluation.COMPLAINT_LABELS[0 if label == "complaint" else 1]
+                for _, label in corrections
+            ],
             progress=progress,
+            version=corrected_version(COMPLAINT_VERSION, corrections),
         )
     )
     result = evaluation.evaluate_complaint(
@@ -101,7 +121,8 @@ def train_complaint(progress: Progress | None = None) -> LinearModel:
         model,
         task="complaint (is this post a complaint about a product or service?)",
         data=f"complaints data set (Preotiuc-Pietro et al. 2019), {len(rows):,} tweets "
-        f"(../shared/data/complaints; the {len(held_out)} of the intent evaluation set left out)",
+        f"(../shared/data/complaints; the {len(held_out)} of the intent evaluation set left out)"
+        + _with(corrections),
         settings=COMPLAINT_SETTINGS,
         result=result,
         summary=f"{result.data}: macro-F1 {result.model.macro_f1:.3f}, "
@@ -109,8 +130,10 @@ def train_complaint(progress: Progress | None = None) -> LinearModel:
     )
 
 
-def train_intent(progress: Progress | None = None) -> IntentModel:
-    posts = intent_set.training_set()
+def train_intent(progress: Progress | None = None, corrections: Corrections = ()) -> IntentModel:
+    posts = intent_set.training_set() + [
+        LabelledPost("corrections", "", text, label) for text, label in corrections
+    ]
     texts = [post.text for post in posts]
     targets = np.array([INTENTS.index(post.intent) for post in posts])
     sentiment, complaint = _shipped("sentiment"), _shipped("complaint")
@@ -139,14 +162,14 @@ def train_intent(progress: Progress | None = None) -> IntentModel:
     text_model = _as_shipped(_train_intent_text(texts, [post.intent for post in posts]))
     if progress:
         progress(steps, steps)
-    model = IntentModel(INTENT_VERSION, text_model, stack, {})
+    model = IntentModel(corrected_version(INTENT_VERSION, corrections), text_model, stack, {})
     result = evaluation.evaluate_intent(
         model, sentiment=sentiment, complaint=complaint, training_posts=posts
     )
     card = _card(
         task="intent (complaint / question / praise / feedback / other)",
-        data=f"{len(posts):,} hand-labelled posts (labels/intent-train.csv, from twcs and the "
-        "complaints set; none of the evaluation set)",
+        data=f"{len(posts) - len(corrections):,} hand-labelled posts (labels/intent-train.csv, "
+        "from twcs and the complaints set; none of the evaluation set)" + _with(corrections),
         method="a softmax regression stacked on a hashed-text linear model (out-of-fold "
         f"probabilities, {INTENT_TEXT_SETTINGS}), the complaint detector's log-odds, the "
         f"sentiment model's log-probabilities and cues ({', '.join(CUES)})",
@@ -164,6 +187,15 @@ def _train_intent_text(texts: Sequence[str], labels: Sequence[str]) -> LinearMod
         classes=INTENTS,
         version=f"{INTENT_VERSION}-text",
         **INTENT_TEXT_SETTINGS,  # type: ignore[arg-type]
+    )
+
+
+def _with(corrections: Corrections) -> str:
+    if not corrections:
+        return ""
+    return (
+        f", and {len(corrections):,} labels corrected by this installation's agents "
+        "(reproduce with --with-corrections against its database)"
     )
 
 
@@ -233,12 +265,30 @@ def _card(
     }
 
 
+def local_models() -> Path | None:
+    """HUBBUB_MODEL_DIR: where this installation keeps models it trained itself (with its
+    agents' corrections); they win over the shipped ones of the same task."""
+    configured = os.environ.get("HUBBUB_MODEL_DIR", "").strip()
+    return Path(configured) if configured else None
+
+
 def model_path(task: str) -> Path:
+    """The model a task loads: this installation's own, when it has one, else the shipped."""
+    local = local_models()
+    if local is not None and (local / f"{task}.npz").is_file():
+        return local / f"{task}.npz"
     return MODELS / f"{task}.npz"
 
 
+def output_path(task: str) -> Path:
+    """Where `hubbub train` writes: HUBBUB_MODEL_DIR when set, else the shipped models."""
+    folder = local_models() or MODELS
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{task}.npz"
+
+
 def write_card(task: str, model: ShippedModel) -> Path:
-    path = MODELS / f"{task}.md"
+    path = output_path(task).with_suffix(".md")
     path.write_text(card_markdown(model), encoding="utf-8")
     return path
 
