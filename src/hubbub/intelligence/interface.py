@@ -46,7 +46,10 @@ UNREADABLE = {
 
 
 def readable(text: str) -> bool:
-    return any(token[-1].isalnum() for token in tokenize(text or ""))
+    """Has a word to read: handles alone (a bare "@brand") say nothing."""
+    return any(
+        token[-1].isalnum() and not token.startswith("@") for token in tokenize(text or "")
+    )
 
 
 @cache
