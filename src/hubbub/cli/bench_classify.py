@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _measure(texts: list[str], tasks: tuple[str, ...], batch: int) -> tuple[float, list[float]]:
+def measure(texts: list[str], tasks: tuple[str, ...], batch: int) -> tuple[float, list[float]]:
     from hubbub.intelligence.interface import label_batch
 
     label_batch(texts[:batch], tasks)  # warm-up: models load lazily
@@ -51,10 +51,10 @@ def run(args: argparse.Namespace) -> int:
         print(error)
         return 2
     texts = [corpus[n % len(corpus)] for n in range(args.posts)]
-    speed, latencies = _measure(texts, DEFAULT_SET, args.batch)
+    speed, latencies = measure(texts, DEFAULT_SET, args.batch)
     # Peak resident memory of the process: the models, the posts and the work, as deployed.
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    alone = {task: _measure(texts, (task,), args.batch)[0] for task in (*DEFAULT_SET, "complaint")}
+    alone = {task: measure(texts, (task,), args.batch)[0] for task in (*DEFAULT_SET, "complaint")}
     p50 = statistics.median(latencies)
     p95 = sorted(latencies)[math.ceil(0.95 * len(latencies)) - 1]  # nearest rank
     print(f"hubbub bench classify: {len(texts):,} real posts, batches of {args.batch}, one core")

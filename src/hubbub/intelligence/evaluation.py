@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -36,12 +37,15 @@ class TaskEvaluation:
     baselines: tuple[Report, ...]
     missing_baselines: tuple[str, ...] = ()  # named baselines whose package is not installed
     breakdown: dict[str, Report] = field(default_factory=dict)  # e.g. per domain
+    alternatives: tuple[Report, ...] = ()  # our other models for the task, e.g. a cascade's parts
 
 
 def timed(
     predict: Callable[[Sequence[str]], list[str]], texts: Sequence[str]
 ) -> tuple[list[str], float]:
-    """Labels and posts per second, in pipeline-sized batches."""
+    """Labels and posts per second, in pipeline-sized batches, after a warm-up call (models
+    load lazily; loading is not labelling)."""
+    predict(texts[:8])
     started = time.perf_counter()
     labels: list[str] = []
     for start in range(0, len(texts), BATCH):
@@ -50,18 +54,29 @@ def timed(
     return labels, len(texts) / elapsed
 
 
-def labels_of(model: LinearModel) -> Callable[[Sequence[str]], list[str]]:
+class Predicts(Protocol):
+    @property
+    def version(self) -> str: ...
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]: ...
+
+
+def labels_of(model: Predicts) -> Callable[[Sequence[str]], list[str]]:
     return lambda texts: [label for label, _ in model.predict(texts)]
 
 
-def evaluate_sentiment(model: LinearModel) -> TaskEvaluation:
-    """TweetEval's validation split; trained on SemEval (see training.train_sentiment)."""
+def evaluate_sentiment(model: Predicts, *, alternatives: Sequence[Predicts] = ()) -> TaskEvaluation:
+    """TweetEval's validation split; trained on SemEval (see training.train_sentiment).
+    `alternatives`: other models of ours, measured in the same run (the parts of a cascade)."""
     from hubbub.datasets import semeval_sentiment
 
     rows = tweeteval_sentiment()
     truth = [label for label, _ in rows]
     texts = [text for _, text in rows]
     predicted, speed = timed(labels_of(model), texts)
+    others = tuple(
+        _measure(other.version, labels_of(other), texts, truth, SENTIMENTS)
+        for other in alternatives
+    )
     reports = [
         _measure(
             baseline.MODEL_VERSION,
@@ -91,6 +106,7 @@ def evaluate_sentiment(model: LinearModel) -> TaskEvaluation:
         model=score(model.version, truth, predicted, SENTIMENTS, posts_per_s=speed),
         baselines=tuple(reports),
         missing_baselines=tuple(missing),
+        alternatives=others,
     )
 
 

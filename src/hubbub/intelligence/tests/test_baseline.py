@@ -44,7 +44,8 @@ def test_the_trained_models_label_and_every_version_is_recorded(
     (label,) = classify_batch([text])
     assert (label.sentiment, label.intent) == (sentiment, intent)
     assert label.model_version == (
-        f"sentiment-linear-1+intent-stacked-1+fasttext-lid176-ftz+clean-1+{MODEL_VERSION}"
+        "sentiment-linear-1<0.6>sentiment-minilm-1+intent-stacked-1"
+        f"+fasttext-lid176-ftz+clean-1+{MODEL_VERSION}"
     )
     assert 1 / 3 < label.sentiment_confidence <= 1
 

@@ -53,5 +53,8 @@ def test_a_batch_keeps_its_order_and_each_post_its_own_labels() -> None:
 def test_the_pipeline_records_every_model_that_labelled_a_post() -> None:
     (classification,) = interface.classify_batch(["my router is on fire, sparks everywhere"])
     assert classification.model_version == interface.model_versions()
-    assert classification.model_version.split("+")[:2] == ["sentiment-linear-1", "intent-stacked-1"]
+    assert classification.model_version.split("+")[:2] == [
+        "sentiment-linear-1<0.6>sentiment-minilm-1",
+        "intent-stacked-1",
+    ]
     assert "safety" in classification.urgency_reasons

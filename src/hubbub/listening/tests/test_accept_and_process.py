@@ -247,9 +247,11 @@ class TestTriageRoutingAndThreads:
         assert (first.sentiment, first.intent, first.team) == ("negative", "complaint", cast.care)
         assert first.priority is not None
         assert first.priority > 70
-        # Every model that labelled it is named, in order: sentiment, intent, language, lexicon.
+        # Every model that labelled it is named, in order: sentiment (the linear model, and
+        # the encoder for the posts it is unsure of), intent, language, lexicon.
         assert first.model_version == (
-            "sentiment-linear-1+intent-stacked-1+fasttext-lid176-ftz+clean-1+lexicon-baseline-1"
+            "sentiment-linear-1<0.6>sentiment-minilm-1+intent-stacked-1"
+            "+fasttext-lid176-ftz+clean-1+lexicon-baseline-1"
         )
         assert (reply.thread_root_external_id, second_reply.thread_root_external_id) == ("1", "1")
         assert second_reply.priority is not None
