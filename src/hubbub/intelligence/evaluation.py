@@ -244,3 +244,16 @@ def evaluate_intent(
 
 def complaint_probability(model: LinearModel, texts: Sequence[str]) -> np.ndarray:
     return model.probabilities(texts)[:, model.labels.index("complaint")]
+
+
+def evaluate_complaint_held_out(systems: Sequence[Predicts]) -> tuple[Report, ...]:
+    """The shipped complaint models on the 380 posts of the complaints set that none of them
+    trained on (the intent evaluation set's), against the original annotators' labels."""
+    held_out = intent_set.evaluation_ids("complaints")
+    rows = [row for row in complaints() if row.tweet_id in held_out]
+    texts = [row.text for row in rows]
+    truth = [COMPLAINT_LABELS[0] if row.is_complaint else COMPLAINT_LABELS[1] for row in rows]
+    return tuple(
+        _measure(system.version, labels_of(system), texts, truth, COMPLAINT_LABELS)
+        for system in systems
+    )

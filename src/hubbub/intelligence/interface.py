@@ -22,6 +22,8 @@ from hubbub.datasets import SENTIMENTS
 from hubbub.intelligence import baseline, language, training
 from hubbub.intelligence.encoder import Cascade, EncoderSentiment, EncoderUnavailable
 from hubbub.intelligence.encoder import default_path as encoder_path
+from hubbub.intelligence.encoder_complaint import BlendedComplaint
+from hubbub.intelligence.encoder_complaint import default_path as complaint_encoder_path
 from hubbub.intelligence.features import hashed_features
 from hubbub.intelligence.intent import IntentModel
 from hubbub.intelligence.linear import LinearModel
@@ -118,6 +120,20 @@ def _sentiment_probabilities(
 
 
 @cache
+def complaint_blend() -> BlendedComplaint | None:
+    """The accurate complaint label (encoder and linear model averaged), when both are there.
+    The intent model keeps reading the linear model's probability, which it was trained on."""
+    linear = linear_model("complaint")
+    if linear is None:
+        return None
+    try:
+        return BlendedComplaint(EncoderSentiment.load(complaint_encoder_path()), linear)
+    except (FileNotFoundError, EncoderUnavailable) as error:
+        logger.warning("no complaint encoder (%s): the linear model labels complaints", error)
+        return None
+
+
+@cache
 def intent_model() -> IntentModel | None:
     path = training.model_path("intent")
     if not path.is_file():
@@ -171,9 +187,16 @@ def _labels(texts: Sequence[str], tasks: Sequence[str]) -> list[dict[str, Label]
             else [Label(c.sentiment, c.sentiment_confidence) for c in baseline.classify(texts)]
         )
     if "complaint" in tasks:
+        blend, shown = complaint_blend(), complaint_p
+        if blend is not None and complaint_p is not None:
+            # The linear half is already computed: only the encoder runs here.
+            shown = (
+                blend.weight * blend.encoder.probabilities(texts)
+                + (1.0 - blend.weight) * complaint_p
+            )
         per_task["complaint"] = (
-            _best(complaint.labels, complaint_p)
-            if complaint is not None and complaint_p is not None
+            _best(complaint.labels, shown)
+            if complaint is not None and shown is not None
             else [
                 Label("complaint" if c.intent == "complaint" else "not_complaint", 0.5)
                 for c in baseline.classify(texts)
