@@ -33,9 +33,7 @@ def shipped_encoder() -> EncoderSentiment:
         missing_component(f"{', '.join(missing)} not installed (pip install 'hubbub[encoder]')")
     path = Path(os.environ.get("HUBBUB_COMPLAINT_ENCODER_MODEL", default_path()))
     if not path.is_file():
-        missing_component(
-            f"no encoder complaint model at {path} (hubbub train complaint-encoder)"
-        )
+        missing_component(f"no encoder complaint model at {path} (hubbub train complaint-encoder)")
     return EncoderSentiment.load(path)
 
 
