@@ -45,7 +45,7 @@ def test_hubbub_eval_complaint_json() -> None:
     assert figures["posts_per_s"] > 0
     # The accurate label: the encoder blended with the linear model.
     blend = figures["encoder_blend"]
-    assert blend["cv_macro_f1"] >= 0.83  # 0.840 in training's 10-fold cross-validation
+    assert blend["cv_macro_f1"] >= 0.84  # 0.849 in training's 10-fold cross-validation
     held_out = blend["held_out"]["complaint-minilm-1*0.5|complaint-linear-1"]
     assert held_out["rows"] == 380
     assert held_out["macro_f1"] > blend["held_out"]["complaint-linear-1"]["macro_f1"]
