@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from hubbub.intelligence.linear import top_labels
+
 if TYPE_CHECKING:
     import onnxruntime  # type: ignore[import-untyped]
     import tokenizers
@@ -149,11 +151,7 @@ class EncoderSentiment:
         return result
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        probabilities = self.probabilities(texts)
-        best = probabilities.argmax(axis=1)
-        return [
-            (self.labels[index], float(probabilities[row, index])) for row, index in enumerate(best)
-        ]
+        return top_labels(self.labels, self.probabilities(texts))
 
 
 class Probabilities(Protocol):
@@ -203,8 +201,4 @@ class Cascade:
         return result
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        probabilities = self.probabilities(texts)
-        best = probabilities.argmax(axis=1)
-        return [
-            (self.labels[index], float(probabilities[row, index])) for row, index in enumerate(best)
-        ]
+        return top_labels(self.labels, self.probabilities(texts))

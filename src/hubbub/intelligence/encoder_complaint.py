@@ -34,7 +34,7 @@ from hubbub.intelligence.encoder_training import (
     load_tokenizer,
     torch_probabilities,
 )
-from hubbub.intelligence.linear import LinearModel
+from hubbub.intelligence.linear import LinearModel, top_labels
 from hubbub.intelligence.metrics import Report, score
 
 Progress = Callable[[int, int], None]
@@ -166,11 +166,7 @@ class BlendedComplaint:
         return mixed
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        probabilities = self.probabilities(texts)
-        best = probabilities.argmax(axis=1)
-        return [
-            (self.labels[index], float(probabilities[row, index])) for row, index in enumerate(best)
-        ]
+        return top_labels(self.labels, self.probabilities(texts))
 
 
 def evaluate_encoder_complaint(

@@ -18,6 +18,12 @@ import numpy as np
 from hubbub.intelligence.features import BUCKETS, hashed_features
 
 
+def top_labels(labels: Sequence[str], probabilities: np.ndarray) -> list[tuple[str, float]]:
+    """Each row's most probable label and its probability: every model's `predict`."""
+    best = probabilities.argmax(axis=1)
+    return [(labels[index], float(probabilities[row, index])) for row, index in enumerate(best)]
+
+
 @dataclass(frozen=True)
 class LinearModel:
     version: str
@@ -47,11 +53,7 @@ class LinearModel:
         return scores
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        probabilities = self.probabilities(texts)
-        best = probabilities.argmax(axis=1)
-        return [
-            (self.labels[index], float(probabilities[row, index])) for row, index in enumerate(best)
-        ]
+        return top_labels(self.labels, self.probabilities(texts))
 
     @property
     def buckets(self) -> int:
