@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from hubbub.intelligence.linear import top_labels
+from hubbub.intelligence.linear import softmax_rows, top_labels
 
 if TYPE_CHECKING:
     import onnxruntime  # type: ignore[import-untyped]
@@ -145,10 +145,7 @@ class EncoderSentiment:
             inputs = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
             (logits,) = self.session.run(["logits"], inputs)
             result[row] = logits[0]
-        result -= result.max(axis=1, keepdims=True)
-        np.exp(result, out=result)
-        result /= result.sum(axis=1, keepdims=True)
-        return result
+        return softmax_rows(result)
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         return top_labels(self.labels, self.probabilities(texts))
@@ -194,7 +191,12 @@ class Cascade:
         return self.fast.labels
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        result = self.fast.probabilities(texts)
+        return self.refine(texts, self.fast.probabilities(texts))
+
+    def refine(self, texts: Sequence[str], fast: np.ndarray) -> np.ndarray:
+        """The cascade's answer from the fast model's probabilities, computed elsewhere
+        already (the pipeline shares them with the intent model); `fast` is not changed."""
+        result = fast.copy()
         unsure = np.flatnonzero(result.max(axis=1) < self.confidence)
         if unsure.size:
             result[unsure] = self.accurate.probabilities([texts[int(row)] for row in unsure])

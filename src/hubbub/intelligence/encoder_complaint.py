@@ -160,9 +160,13 @@ class BlendedComplaint:
         return self.encoder.labels
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        mixed: np.ndarray = self.weight * self.encoder.probabilities(texts) + (
-            1.0 - self.weight
-        ) * self.linear.probabilities(texts)
+        return self.mix(texts, self.linear.probabilities(texts))
+
+    def mix(self, texts: Sequence[str], linear: np.ndarray) -> np.ndarray:
+        """The blend from the linear model's probabilities, computed elsewhere already."""
+        mixed: np.ndarray = (
+            self.weight * self.encoder.probabilities(texts) + (1.0 - self.weight) * linear
+        )
         return mixed
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:

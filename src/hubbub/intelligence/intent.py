@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hubbub.intelligence.linear import LinearModel
+from hubbub.intelligence.linear import LinearModel, softmax_rows
 
 INTENTS = ("complaint", "question", "praise", "feedback", "other")
 _WORD = re.compile(r"[a-z']+")
@@ -84,9 +84,7 @@ def fit_stack(
     row_weight = (len(targets) / (classes * counts))[targets][:, None]
     for _ in range(steps):
         scores = features @ weights
-        scores -= scores.max(axis=1, keepdims=True)
-        probabilities = np.exp(scores)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        probabilities = softmax_rows(scores)
         gradient = features.T @ ((probabilities - onehot) * row_weight) / len(targets)
         weights -= 0.05 * (gradient + l2 * weights)
     return weights.astype(np.float32)
@@ -118,11 +116,7 @@ class IntentModel:
             else self.text_model.probabilities_of(hashed)
         )
         features = dense_features(texts, text_probabilities, sentiment, complaint)
-        scores: np.ndarray = features @ self.stack
-        scores -= scores.max(axis=1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=1, keepdims=True)
-        return scores
+        return softmax_rows(features @ self.stack)
 
     def save(self, path: Path) -> None:
         text = self.text_model

@@ -106,17 +106,12 @@ def _sentiment_probabilities(
 ) -> np.ndarray | None:
     """The chosen sentiment model's probabilities; `linear_p`, the linear model's, already
     computed for the intent model, are reused as the cascade's fast answers."""
-    encoder, choice = encoder_model(), sentiment_choice()
+    linear, encoder, choice = linear_model("sentiment"), encoder_model(), sentiment_choice()
     if encoder is None or choice == "linear":
         return linear_p
-    if choice == "encoder" or linear_p is None:
+    if choice == "encoder" or linear is None or linear_p is None:
         return encoder.probabilities(texts)
-    result = linear_p.copy()
-    unsure = np.flatnonzero(result.max(axis=1) < CASCADE_CONFIDENCE)
-    if unsure.size:
-        result[unsure] = encoder.probabilities([texts[int(row)] for row in unsure])
-    chosen: np.ndarray = result
-    return chosen
+    return Cascade(linear, encoder, CASCADE_CONFIDENCE).refine(texts, linear_p)
 
 
 @cache
@@ -189,11 +184,7 @@ def _labels(texts: Sequence[str], tasks: Sequence[str]) -> list[dict[str, Label]
     if "complaint" in tasks:
         blend, shown = complaint_blend(), complaint_p
         if blend is not None and complaint_p is not None:
-            # The linear half is already computed: only the encoder runs here.
-            shown = (
-                blend.weight * blend.encoder.probabilities(texts)
-                + (1.0 - blend.weight) * complaint_p
-            )
+            shown = blend.mix(texts, complaint_p)  # the linear half is computed already
         per_task["complaint"] = (
             _best(complaint.labels, shown)
             if complaint is not None and shown is not None

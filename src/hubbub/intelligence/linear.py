@@ -18,6 +18,14 @@ import numpy as np
 from hubbub.intelligence.features import BUCKETS, hashed_features
 
 
+def softmax_rows(scores: np.ndarray) -> np.ndarray:
+    """Each row of scores as probabilities, in place (stable: the row's maximum comes off)."""
+    scores -= scores.max(axis=1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=1, keepdims=True)
+    return scores
+
+
 def top_labels(labels: Sequence[str], probabilities: np.ndarray) -> list[tuple[str, float]]:
     """Each row's most probable label and its probability: every model's `predict`."""
     best = probabilities.argmax(axis=1)
@@ -47,10 +55,7 @@ class LinearModel:
             starts = np.cumsum([0, *(features[row].size for row in filled)])[:-1]
             scores[filled] = np.add.reduceat(self.weights[flat], starts, axis=0)
         scores += self.bias
-        scores -= scores.max(axis=1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores /= scores.sum(axis=1, keepdims=True)
-        return scores
+        return softmax_rows(scores)
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         return top_labels(self.labels, self.probabilities(texts))
@@ -113,10 +118,7 @@ def train(
         for start in range(0, len(order), batch):
             rows = order[start : start + batch]
             scores = np.stack([weights[features[row]].sum(axis=0) for row in rows]) + bias
-            scores -= scores.max(axis=1, keepdims=True)
-            probabilities = np.exp(scores)
-            probabilities /= probabilities.sum(axis=1, keepdims=True)
-            error = probabilities
+            error = softmax_rows(scores)
             error[np.arange(len(rows)), targets[rows]] -= 1.0
             error *= class_weight[targets[rows]][:, None] / len(rows)
             gradient: dict[int, np.ndarray] = {}
