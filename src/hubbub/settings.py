@@ -33,6 +33,9 @@ HUBBUB_SSE_HEARTBEAT_SECONDS = config.env_int("HUBBUB_SSE_HEARTBEAT_SECONDS", de
 # How long a listener's claim on a source lasts without renewal: after a
 # listener dies, another takes its sources over within this time.
 HUBBUB_SOURCE_LEASE_SECONDS = config.env_int("HUBBUB_SOURCE_LEASE_SECONDS", default=60, minimum=2)
+# Host names and addresses or ranges (10.0.0.0/8) that server-side fetches may reach although
+# they are not public, for platforms on the operator's own network (hubbub.core.safe_http).
+HUBBUB_SAFE_HTTP_ALLOW = config.env_list("HUBBUB_SAFE_HTTP_ALLOW", [])
 
 ALLOWED_HOSTS = config.env_list(
     "HUBBUB_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]
@@ -56,6 +59,7 @@ INSTALLED_APPS = [
     "hubbub.core",
     "hubbub.accounts",
     "hubbub.listening",
+    "hubbub.connectors",
     "hubbub.care",
     "hubbub.intelligence",
     "hubbub.web",
@@ -75,6 +79,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "hubbub.web.middleware.DomainErrorMiddleware",
     "hubbub.core.middleware.TimezoneMiddleware",
+    "hubbub.core.middleware.OriginMiddleware",
     # Axes goes last so that it sees the result of authentication.
     "axes.middleware.AxesMiddleware",
 ]

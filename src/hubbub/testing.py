@@ -123,3 +123,35 @@ def start_hubbub(*args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         hubbub_command(*args), env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+
+
+def _retry_flush_after_deadlock() -> None:
+    """Let a test's closing flush survive a deadlock with a live server process.
+
+    Tests against a real server end by emptying every table (TRUNCATE). The
+    server may still be finishing a request or a timer's transaction, and
+    PostgreSQL then breaks the deadlock by failing one side, sometimes the
+    flush. The next test would start with the last one's rows, so the flush is
+    tried again: the server's transaction has ended by then.
+    """
+    from django.core.management.base import CommandError
+    from django.db.utils import OperationalError
+    from django.test import TransactionTestCase
+
+    flush = getattr(TransactionTestCase, "_fixture_teardown")  # noqa: B009 (not in the stubs)
+
+    def flush_again_after_deadlock(self: TransactionTestCase) -> None:
+        for attempt in range(1, 4):
+            try:
+                flush(self)
+                return
+            except CommandError as error:
+                if attempt == 3 or not isinstance(error.__cause__, OperationalError):
+                    raise
+                time.sleep(0.5 * attempt)
+
+    setattr(TransactionTestCase, "_fixture_teardown", flush_again_after_deadlock)  # noqa: B010
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _retry_flush_after_deadlock()

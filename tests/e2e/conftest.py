@@ -24,6 +24,20 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """Close every page a test opened before its fixtures empty the database.
+
+    A test that fails half-way leaves its pages open; their live streams and
+    presence reports would keep the server busy while the tables are emptied.
+    """
+    browser = getattr(item, "funcargs", {}).get("browser")
+    if browser is not None:
+        for opened in list(browser.contexts):
+            opened.close()
+    yield
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():

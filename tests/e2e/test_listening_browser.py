@@ -145,7 +145,7 @@ def test_searching_mentions_and_opening_one(
     page.keyboard.press("o")
     page.wait_for_url("**/inbox/conversations/*/")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Same here: Brightwave")
-    expect(page.locator("main .mention-list li.mention")).to_have_count(1)
+    expect(page.locator("main .timeline .entry-inbound")).to_have_count(1)
     screenshot(page, "conversation")
     assert serious_violations(page, axe_source) == []
     page.keyboard.press("u")

@@ -67,9 +67,9 @@ def test_on_a_phone_the_navigation_opens_from_the_menu_button(
     assert nav_link.bounding_box()["x"] >= 0
     screenshot(page, "phone-menu-open")
     page.goto(live_hubbub.url + "/settings/people/")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, "the page scrolls sideways on a phone"
     screenshot(page, "phone-people")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
     context.close()
 
 

@@ -88,6 +88,8 @@ class AgentProfile(models.Model):
     languages = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OFFLINE)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # New agents' public replies wait in a lead's approval queue before they go out.
+    needs_approval = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.display_name

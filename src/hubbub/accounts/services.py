@@ -221,6 +221,17 @@ def change_role(*, actor: User, member_id: int, role: Role) -> User:
     return member
 
 
+@transaction.atomic
+def set_needs_approval(*, actor: User, member_id: int, needs_approval: bool) -> AgentProfile:
+    """Hold (or stop holding) a person's public replies for a lead's approval."""
+    permissions.check_can_manage_teams(actor)
+    member = selectors.access_member(user=actor, member_id=member_id)
+    profile = AgentProfile.objects.select_for_update().get(user=member)
+    profile.needs_approval = needs_approval
+    profile.save(update_fields=["needs_approval"])
+    return profile
+
+
 def _check_not_last_admin(member: User) -> None:
     """Call inside the transaction that demotes or deactivates `member`.
 

@@ -61,6 +61,11 @@ urlpatterns = [
         name="revoke_invitation",
     ),
     path("settings/people/<int:member_id>/role/", views.change_role, name="change_role"),
+    path(
+        "settings/people/<int:member_id>/approval/",
+        views.set_needs_approval,
+        name="set_needs_approval",
+    ),
     path("settings/people/<int:member_id>/active/", views.set_active, name="set_active"),
     path("settings/teams/", views.teams, name="teams"),
     path("settings/teams/<int:team_id>/", views.team, name="team"),

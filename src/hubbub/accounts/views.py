@@ -158,6 +158,7 @@ def people(request: HttpRequest) -> HttpResponse:
         if permissions.can_manage_people(user)
         else [],
         "can_manage": permissions.can_manage_people(user),
+        "can_manage_approvals": permissions.can_manage_teams(user),
         "sees_everyone": Role(user.role).sees_every_team,
         "roles": Role.choices,
     }
@@ -222,6 +223,24 @@ def change_role(request: HttpRequest, member_id: int) -> HttpResponse:
             ),
             "Role changed.",
         )
+    return redirect("accounts:people")
+
+
+@member_required
+@require_POST
+def set_needs_approval(request: HttpRequest, member_id: int) -> HttpResponse:
+    if request.POST.get("needs_approval") not in {"0", "1"}:
+        return HttpResponse("Say needs_approval=1 or needs_approval=0.", status=400)
+    needs = request.POST["needs_approval"] == "1"
+    _run(
+        request,
+        lambda: services.set_needs_approval(
+            actor=current_user(request), member_id=member_id, needs_approval=needs
+        ),
+        "Their public replies now wait for a lead's approval."
+        if needs
+        else "Their public replies go out directly.",
+    )
     return redirect("accounts:people")
 
 

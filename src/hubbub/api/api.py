@@ -12,6 +12,7 @@ from ninja.openapi.docs import Swagger
 
 from hubbub.accounts.api import router as accounts_router
 from hubbub.api.auth import api_auth
+from hubbub.care.api import router as care_router
 from hubbub.core.errors import HubbubError
 from hubbub.listening.api import router as listening_router
 
@@ -48,6 +49,7 @@ api = NinjaAPI(
 )
 api.add_router("/", accounts_router)
 api.add_router("/listening", listening_router)
+api.add_router("/inbox", care_router)
 
 
 def error_response(

@@ -1,13 +1,16 @@
 """Conversations: one customer issue, worked by the care team.
 
-This is the start the care inbox builds on: a conversation opened from the
-mentions of one customer. Replies, assignment, SLAs and the rest of the
-timeline come with the care inbox.
+A conversation holds the customer's mentions (inbound, through
+ConversationMention) and everything the brand did about them: messages
+(public replies, private messages, internal notes) and an audit trail of
+activities (assignment, status, approvals). The timeline is those three,
+merged in time order by the selectors.
 """
 
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Lower
 
 from hubbub.accounts.models import Team, User
 from hubbub.core.models import Workspace
@@ -28,6 +31,23 @@ class ConversationStatus(models.TextChoices):
         return [cls.NEW, cls.OPEN, cls.WAITING_CUSTOMER, cls.WAITING_DEPARTMENT]
 
 
+class Tag(models.Model):
+    """A label agents put on conversations ("refund", "outage-2026-11"), per workspace."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint("workspace", Lower("name"), name="tag_name_unique_in_workspace")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Conversation(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     team = models.ForeignKey(
@@ -42,12 +62,54 @@ class Conversation(models.Model):
     customer_handle = models.CharField(max_length=255)
     customer_name = models.CharField(max_length=255, blank=True)
     subject = models.CharField(max_length=200)
+    # The customer's new mentions join the one active conversation that takes
+    # them; a conversation split off for a second issue does not.
+    takes_new_mentions = models.BooleanField(default=True)
+    # Set by an agent; the mentions' priority no longer moves it.
+    priority_set_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Triage of the customer's latest mention, kept here so views filter without joins.
+    sentiment = models.CharField(max_length=10, blank=True)
+    intent = models.CharField(max_length=20, blank=True)
+    lang = models.CharField(max_length=16, blank=True)
+    customer_followers = models.PositiveIntegerField(null=True, blank=True)
+    assignee = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    tags = models.ManyToManyField(Tag, related_name="conversations", blank=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_from"
+    )
     opened_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_activity_at = models.DateTimeField()
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    last_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # SLA clocks (care.sla): the policy that applies, each target's due time
+    # (None when met, paused or not set), the soonest of them, and its state.
+    sla_policy = models.ForeignKey(
+        "SlaPolicy", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    next_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_state = models.CharField(max_length=10, blank=True)  # "", "ok", "at_risk", "breached"
+    sla_paused_at = models.DateTimeField(null=True, blank=True)  # waiting on the customer
+    # When the sweeper should look again: shortly before the next clock can run low.
+    sla_watch_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-last_activity_at", "-id"]
@@ -57,10 +119,45 @@ class Conversation(models.Model):
                 fields=["workspace", "platform", "customer_handle", "status"],
                 name="conversation_customer",
             ),
+            # The inbox: active conversations, most urgent first, per person and per team.
+            models.Index(fields=["workspace", "status", "-priority"], name="conversation_queue"),
+            models.Index(fields=["assignee", "status"], name="conversation_assignee"),
+            models.Index(fields=["team", "status"], name="conversation_team"),
+            models.Index(fields=["workspace", "status", "sla_due_at"], name="conversation_sla"),
+            # The inbox's own order has a PostgreSQL-only index (migration 0006):
+            # SQLite cannot index NULLS LAST.
+            # "Snoozed" reads the few snoozed conversations, not the whole queue.
+            models.Index(
+                fields=["snoozed_until"],
+                name="conversation_snoozed",
+                condition=models.Q(snoozed_until__isnull=False),
+            ),
+            models.Index(fields=["sla_watch_at"], name="conversation_sla_watch"),
+        ]
+        constraints = [
+            # One active conversation per customer: concurrent pipeline
+            # workers and agents cannot open two.
+            models.UniqueConstraint(
+                fields=["workspace", "platform", "customer_handle"],
+                condition=models.Q(
+                    status__in=["new", "open", "waiting_customer", "waiting_department"],
+                    takes_new_mentions=True,
+                ),
+                name="conversation_one_active_per_customer",
+            )
         ]
 
     def __str__(self) -> str:
         return self.subject
+
+    @property
+    def greeting_name(self) -> str:
+        """How a message greets the customer: their first name, else a handle that reads
+        as a name ("tom.example" → "tom"), else "there" (numeric ids)."""
+        if self.customer_name.strip():
+            return self.customer_name.split()[0]
+        handle = self.customer_handle.lstrip("@").split("@")[0].split(".")[0]
+        return handle if any(char.isalpha() for char in handle) else "there"
 
 
 class ConversationMention(models.Model):
@@ -79,3 +176,342 @@ class ConversationMention(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id} ← {self.mention_id}"
+
+
+class Macro(models.Model):
+    """A saved reply with variables ({customer_name}, {agent_name}, {case_link}, {article_link})."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )  # None: every team
+    name = models.CharField(max_length=80)
+    body = models.TextField(max_length=2000)
+    article_url = models.URLField(max_length=500, blank=True)  # what {article_link} becomes
+    usage_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MacroFlag(models.Model):
+    """A lead was told that an agent sent a macro unedited to many customers, once a day."""
+
+    macro = models.ForeignKey(Macro, on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    customers = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["macro", "agent", "day"], name="macro_flag_once_a_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.macro_id} by {self.agent_id} on {self.day}"
+
+
+class MessageKind(models.TextChoices):
+    REPLY = "reply", "Public reply"
+    PRIVATE = "private", "Private message"
+    NOTE = "note", "Internal note"
+    CUSTOMER = "customer", "Private message from the customer"
+
+
+# The "platform" of a private message delivered on the customer's case page.
+CASE_PAGE = "case"
+
+
+class DeliveryState(models.TextChoices):
+    HELD = "held", "Waiting for approval"
+    RETURNED = "returned", "Sent back"
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+    @classmethod
+    def claiming_the_post(cls) -> list[str]:
+        """States in which a public reply counts as the brand's answer to a post."""
+        return [cls.HELD, cls.QUEUED, cls.SENDING, cls.SENT]
+
+
+class Message(models.Model):
+    """Something the brand wrote on a conversation: a reply, a private message or a note."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    kind = models.CharField(max_length=10, choices=MessageKind.choices)
+    author = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    body = models.TextField(max_length=10000)
+    # The identity the customer sees, as it was when written: a later change
+    # of name or signature does not rewrite what was sent.
+    sender_name = models.CharField(max_length=80, blank=True)
+    signature = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Outbound messages only.
+    platform = models.CharField(max_length=20, blank=True)
+    in_reply_to = models.ForeignKey(
+        Mention, on_delete=models.SET_NULL, null=True, blank=True, related_name="replies"
+    )
+    state = models.CharField(max_length=10, choices=DeliveryState.choices, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)  # when a job took it to send
+    sent_at = models.DateTimeField(null=True, blank=True)
+    external_id = models.CharField(max_length=255, blank=True)
+    external_url = models.URLField(max_length=2000, blank=True)
+    sandbox = models.BooleanField(default=False)  # went to the sandbox: no customer saw it
+    macro = models.ForeignKey(
+        Macro, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    macro_unedited = models.BooleanField(default=False)  # sent exactly as the macro wrote it
+    # Approval of a held reply: who looked at it, when, and what they said.
+    reviewed_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_comment = models.CharField(max_length=1000, blank=True)
+    automated = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["conversation", "created_at"], name="message_timeline")]
+        constraints = [
+            # The brand answers a customer's post once: a second public reply
+            # to the same post is refused while one waits, is queued or went out.
+            models.UniqueConstraint(
+                fields=["in_reply_to"],
+                condition=models.Q(kind="reply", state__in=["held", "queued", "sending", "sent"]),
+                name="message_one_public_reply_per_post",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.conversation_id}"
+
+    @property
+    def is_outbound(self) -> bool:
+        return self.kind in (MessageKind.REPLY, MessageKind.PRIVATE)
+
+
+class ActivityKind(models.TextChoices):
+    OPENED = "opened", "opened the conversation"
+    ASSIGNED = "assigned", "assigned"
+    UNASSIGNED = "unassigned", "unassigned"
+    STATUS = "status", "changed the status"
+    PRIORITY = "priority", "changed the priority"
+    TAGGED = "tagged", "changed the tags"
+    ROUTED = "routed", "routed to another team"
+    SNOOZED = "snoozed", "snoozed"
+    MERGED = "merged", "merged"
+    SPLIT = "split", "split"
+    REPLY_QUEUED = "reply_queued", "queued a message"
+    REPLY_SENT = "reply_sent", "message sent"
+    REPLY_FAILED = "reply_failed", "message failed"
+    NOTE = "note", "added a note"
+    MOVED_PRIVATE = "moved_private", "moved the conversation to a private channel"
+    CUSTOMER_WROTE = "customer_wrote", "the customer wrote privately"
+    AUTOMATED = "automated", "acknowledged automatically"
+    HELD = "held", "held a reply for approval"
+    APPROVED = "approved", "approved a reply"
+    RETURNED = "returned", "sent a reply back"
+
+
+class Activity(models.Model):
+    """The audit trail: who did what to a conversation, when, and from where."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="activities"
+    )
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=20, choices=ActivityKind.choices)
+    summary = models.CharField(max_length=300)  # plain text, written when it happened
+    detail = models.JSONField(default=dict, blank=True)
+    channel = models.CharField(max_length=12)  # web, api, cli, worker, pipeline, system
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["conversation", "created_at"], name="activity_timeline")]
+
+    def __str__(self) -> str:
+        return self.summary
+
+
+class Notification(models.Model):
+    """Something a person should look at: an @mention in a note, a returned reply."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    text = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class TeamSettings(models.Model):
+    """How a care team works its queue: automatic assignment, and (for SLAs) its calendar."""
+
+    team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="care_settings")
+    auto_assign = models.BooleanField(default=False)
+    # The SLA calendar. Hours: {"0": [["09:00", "17:00"]], …} with Monday as "0";
+    # empty means open around the clock. Holidays: ISO dates, closed all day.
+    time_zone = models.CharField(max_length=64, default="UTC")
+    business_hours = models.JSONField(default=dict, blank=True)
+    holidays = models.JSONField(default=list, blank=True)
+    # Opt-in: acknowledge negative posts and complaints at once with this signed
+    # template, at most once per customer a day, always marked as automated.
+    auto_acknowledge = models.BooleanField(default=False)
+    acknowledge_template = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Settings of {self.team_id}"
+
+
+class AgentLoad(models.Model):
+    """An agent's capacity for automatic assignment and when they last got a conversation."""
+
+    DEFAULT_CAPACITY = 8
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="care_load")
+    capacity = models.PositiveSmallIntegerField(default=DEFAULT_CAPACITY)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Load of {self.user_id}"
+
+
+class PresenceState(models.TextChoices):
+    VIEWING = "viewing", "is viewing"
+    TYPING = "typing", "is typing"
+
+
+class Presence(models.Model):
+    """Who has a conversation open right now, and whether they are writing to the customer."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="presences"
+    )
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=10, choices=PresenceState.choices)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "user"], name="presence_one_per_person")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.state} {self.conversation_id}"
+
+
+class SlaMetric(models.TextChoices):
+    FIRST_RESPONSE = "first_response", "First response"
+    NEXT_RESPONSE = "next_response", "Next response"
+    RESOLUTION = "resolution", "Resolution"
+
+
+class SlaPolicy(models.Model):
+    """Targets for conversations of a channel (or any) at or above a priority, in business time."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=80)
+    channel = models.CharField(max_length=20, blank=True)  # a platform, or "" for any
+    min_priority = models.PositiveSmallIntegerField(default=0)
+    first_response_minutes = models.PositiveIntegerField()
+    next_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    resolution_minutes = models.PositiveIntegerField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-min_priority", "channel", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SlaPause(models.Model):
+    """A stretch of waiting on the customer, during which the SLA clock stands still."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="sla_pauses"
+    )
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Pause of {self.conversation_id}"
+
+
+class SlaBreach(models.Model):
+    """A target missed, kept for reports even after the conversation moves on."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="sla_breaches"
+    )
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    policy_name = models.CharField(max_length=80)
+    metric = models.CharField(max_length=20, choices=SlaMetric.choices)
+    due_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "recorded_at"], name="sla_breach_report")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "metric", "due_at"], name="sla_breach_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} of {self.conversation_id}"
+
+
+class CaseAccess(models.Model):
+    """Who may read a case's private thread on its page: the browser that first wrote there.
+
+    The case link can travel in a public reply, so holding it is not enough
+    to read what the customer and the team wrote privately: the first
+    visitor to write claims the thread with a secret kept in a cookie (only
+    its SHA-256 is stored here).
+    """
+
+    conversation = models.OneToOneField(
+        Conversation, on_delete=models.CASCADE, related_name="case_access"
+    )
+    secret_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Case access to {self.conversation_id}"

@@ -5,7 +5,35 @@ from hubbub.care import views
 app_name = "care"
 
 urlpatterns = [
+    path("case/<str:token>/", views.case, name="case"),
+    path("inbox/macros/", views.macros_page, name="macros"),
+    path("inbox/macros/new/", views.save_macro, name="new_macro"),
+    path("inbox/macros/<int:macro_id>/", views.save_macro, name="save_macro"),
+    path(
+        "inbox/conversations/<int:conversation_id>/macro/<int:macro_id>/",
+        views.macro_text,
+        name="macro_text",
+    ),
+    path("inbox/settings/", views.settings_page, name="settings"),
+    path("inbox/settings/<slug:what>/", views.save_settings, name="save_settings"),
+    path("inbox/settings/<slug:what>/<int:item_id>/", views.save_settings, name="save_item"),
+    path("inbox/approvals/", views.approvals, name="approvals"),
+    path(
+        "inbox/approvals/<int:message_id>/<slug:decision>/",
+        views.review,
+        name="review",
+    ),
     path("inbox/conversations/<int:conversation_id>/", views.conversation, name="conversation"),
+    path(
+        "inbox/conversations/<int:conversation_id>/presence/",
+        views.presence,
+        name="presence",
+    ),
+    path(
+        "inbox/conversations/<int:conversation_id>/<slug:action>/",
+        views.act,
+        name="act",
+    ),
     path(
         "listening/mentions/<int:mention_id>/conversation/",
         views.open_from_mention,

@@ -15,6 +15,7 @@ BENCHES = {
     "matcher": ("hubbub.cli.bench_matcher", "query matching: percolation against the naive way"),
     "pipeline": ("hubbub.cli.bench_pipeline", "accept → route: posts/s and per-stage latency"),
     "classify": ("hubbub.cli.bench_classify", "triage models on one core: posts/s, batch latency"),
+    "inbox": ("hubbub.cli.bench_inbox", "inbox at 1M mentions: p95 per action, live delivery"),
 }
 
 

@@ -32,7 +32,10 @@ def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hubbub.settings")
     import django
 
+    from hubbub.core import origin
+
     django.setup()
+    origin.set_for_process("cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

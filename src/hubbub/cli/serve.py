@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -49,11 +50,36 @@ def child_command(*, port: int, workers: int = 1) -> list[str]:
     ]
 
 
+CHILD_STOP_SECONDS = 10
+
+
 def start_child(command: str) -> subprocess.Popen[bytes]:
     """A `hubbub worker` or `hubbub listen` beside the server, stopped with it."""
     child = subprocess.Popen([sys.executable, "-m", "hubbub.cli.main", command])
     atexit.register(child.terminate)
     return child
+
+
+def _stop_children_on_sigterm(children: list[subprocess.Popen[bytes]]) -> None:
+    """On SIGTERM stop the worker and listener too, then exit.
+
+    uvicorn answers SIGTERM by shutting down and raising the signal again
+    with the handler that was there before it started, this one; with the
+    default handler the process would die at once, atexit hooks unrun, and
+    leave its children running.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=CHILD_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,8 +104,7 @@ def run(args: argparse.Namespace) -> int:
         call_command("migrate", interactive=False, verbosity=0)
     with_worker = not settings.PRODUCTION if args.with_worker is None else args.with_worker
     if with_worker:
-        start_child("worker")
-        start_child("listen")
+        _stop_children_on_sigterm([start_child("worker"), start_child("listen")])
     uvicorn.run(
         "hubbub.asgi:application",
         host=args.host,

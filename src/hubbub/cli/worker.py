@@ -57,6 +57,30 @@ def _prune_events_forever() -> None:
         time.sleep(PRUNE_EVERY_SECONDS)
 
 
+CARE_TIMER_SECONDS = 30
+
+
+def _care_timers_forever() -> None:
+    """Every half minute: SLA clocks that ran low or out, and messages a dead worker left
+    half-sent (see care.sla and care.outbound)."""
+    from django.db import connection
+
+    from hubbub.care import outbound, sla
+
+    while True:
+        for name, timer in (
+            ("SLA sweep", sla.sweep),
+            ("requeueing stuck messages", outbound.requeue_stuck),
+        ):
+            try:
+                timer()
+            except Exception:  # tried again at the next tick; jobs go on
+                logging.getLogger(__name__).exception("%s failed", name)
+            finally:
+                connection.close()
+        time.sleep(CARE_TIMER_SECONDS)
+
+
 def _pipeline(stop: threading.Event, claim_idle: float) -> None:
     from django.conf import settings
 
@@ -73,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
     setup_django()
     from django.conf import settings
     from django.core.management import call_command
+
+    from hubbub.core import origin
+
+    origin.set_for_process("worker")
 
     pipeline = bool(settings.HUBBUB_REDIS_URL) and not args.batch and args.only != "jobs"
     if args.only == "pipeline":
@@ -93,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         ).start()
     if not args.batch:
         threading.Thread(target=_prune_events_forever, name="prune-events", daemon=True).start()
+        threading.Thread(target=_care_timers_forever, name="care-timers", daemon=True).start()
 
     options: list[str] = [
         "--queue-name",

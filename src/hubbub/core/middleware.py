@@ -6,6 +6,8 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from hubbub.core.origin import Origin, acting_from
+
 # No inline script or style anywhere in Hubbub's pages: everything comes
 # from our own static files, so the policy can stay this strict.
 DEFAULT_POLICY = "; ".join(
@@ -60,3 +62,24 @@ class TimezoneMiddleware:
         else:
             timezone.deactivate()
         return self.get_response(request)
+
+
+class OriginMiddleware:
+    """Record where each request came from (web or API, and the client's address).
+
+    The address is the connecting peer's: behind a proxy, the proxy's, unless
+    the server is told to trust forwarded headers (uvicorn --proxy-headers).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        channel = "api" if request.path.startswith("/api/") else "web"
+        origin = Origin(
+            channel,
+            ip=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:200],
+        )
+        with acting_from(origin):
+            return self.get_response(request)

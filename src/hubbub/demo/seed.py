@@ -15,6 +15,8 @@ from django.db import transaction
 
 from hubbub.accounts import services as accounts
 from hubbub.accounts.models import AgentProfile, Role, Status, Team, TeamKind, User
+from hubbub.care.models import Macro, SlaPolicy, TeamSettings
+from hubbub.connectors.models import ChannelAccount, Transport
 from hubbub.core.models import Workspace
 from hubbub.datasets import DataMissing, shared_data_dir
 from hubbub.listening import services as listening
@@ -89,8 +91,55 @@ def seed_demo(*, seed: int = 7) -> list[DemoLogin]:
         # One (deliberately slow) password hash for every demo account.
         User.objects.filter(workspace=workspace).update(password=make_password(DEMO_PASSWORD))
         _create_queries(workspace)
+        _set_up_inbox(workspace)
         _create_replay_source(workspace)
+        # The demo answers through the sandbox: replies show as sent, post nothing.
+        ChannelAccount.objects.create(
+            workspace=workspace,
+            platform="twitter",
+            transport=Transport.SANDBOX,
+            name="@brightwave (demo sandbox)",
+            handle="brightwave",
+        )
     return demo_logins(workspace)
+
+
+def _set_up_inbox(workspace: Workspace) -> None:
+    """Round-robin in Social Care, two SLA policies and a few macros, as a lead would."""
+    care = Team.objects.get(workspace=workspace, name="Social Care")
+    TeamSettings.objects.create(team=care, auto_assign=True)
+    SlaPolicy.objects.create(
+        workspace=workspace,
+        name="Standard",
+        first_response_minutes=60,
+        next_response_minutes=120,
+        resolution_minutes=24 * 60,
+    )
+    SlaPolicy.objects.create(
+        workspace=workspace,
+        name="Urgent",
+        min_priority=70,
+        first_response_minutes=15,
+        next_response_minutes=30,
+        resolution_minutes=8 * 60,
+    )
+    for name, body in DEMO_MACROS:
+        Macro.objects.create(workspace=workspace, team=care, name=name, body=body)
+
+
+DEMO_MACROS = [
+    (
+        "Outage: we know",
+        "Hi {customer_name}, sorry, we know about the outage in your area and engineers are "
+        "on it. You can follow your case here: {case_link}",
+    ),
+    (
+        "Ask to continue privately",
+        "Hi {customer_name}, I'm sorry about this. So I can look at your account, please "
+        "continue with me privately here: {case_link}",
+    ),
+    ("Thanks for the kind words", "Thank you {customer_name}, that made our day! – {agent_name}"),
+]
 
 
 def _create_replay_source(workspace: Workspace) -> None:
@@ -134,13 +183,15 @@ QUERIES = [
         "Social Care",
     ),
     ("Competitors", QueryKind.COMPETITOR, '(fibrelink OR skynest OR "orbit mobile") lang:en', None),
-    # Matches the real customer-support posts the demo replays (../shared/data/twcs).
+    # Matches the real customer-support posts the demo replays (../shared/data/twcs):
+    # in the demo they stand in for Brightwave's own customers, so they make
+    # conversations in the Social Care inbox.
     (
-        "Industry chatter",
-        QueryKind.CAMPAIGN,
+        "Customers asking for help",
+        QueryKind.BRAND,
         "@sprintcare OR @tmobilehelp OR @verizonsupport OR @comcastcares OR @ask_spectrum OR "
         '"no signal" OR outage* OR (internet NEAR/3 (down OR slow))',
-        None,
+        "Social Care",
     ),
 ]
 

@@ -96,6 +96,7 @@ def _rule(rule: RoutingRule) -> RoutingRuleOut:
         platform=rule.platform,
         lang=rule.lang,
         intent=rule.intent,
+        tag=rule.tag,
         enabled=rule.enabled,
         updated_at=rule.updated_at,
     )
@@ -124,6 +125,7 @@ def create_routing_rule(request: HttpRequest, data: RoutingRuleIn) -> Reply[Rout
         platform=data.platform,
         lang=data.lang,
         intent=data.intent,
+        tag=data.tag,
         enabled=data.enabled,
     )
     return Reply(201, _rule(rule))
@@ -147,6 +149,7 @@ def update_routing_rule(
         platform=rule.platform if data.platform is None else data.platform,
         lang=rule.lang if data.lang is None else data.lang,
         intent=rule.intent if data.intent is None else data.intent,
+        tag=rule.tag if data.tag is None else data.tag,
         enabled=rule.enabled if data.enabled is None else data.enabled,
     )
     return _rule(saved)

@@ -124,6 +124,13 @@ class RoutingRuleForm(forms.Form):
         required=False,
         choices=[("", "Any intent"), *((i.value, i.value.capitalize()) for i in Intent)],
     )
+    tag = forms.CharField(
+        max_length=40,
+        required=False,
+        label="Tagged",
+        help_text="Applies when an agent tags a conversation so.",
+        widget=forms.TextInput(attrs={"placeholder": "Any tag", "autocomplete": "off"}),
+    )
     enabled = forms.BooleanField(required=False, initial=True, label="On")
 
     def __init__(self, *args: Any, workspace_id: int, **kwargs: Any) -> None:

@@ -223,6 +223,9 @@ class RoutingRule(models.Model):
     platform = models.CharField(max_length=20, blank=True)
     lang = models.CharField(max_length=16, blank=True)
     intent = models.CharField(max_length=20, blank=True)
+    # A rule with a tag moves a conversation when an agent tags it so; mentions
+    # carry no tags, so the pipeline passes such rules over.
+    tag = models.CharField(max_length=40, blank=True)
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="routing_rules")
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -48,6 +48,9 @@ class RoutingRuleIn(Schema):
     platform: SourceKind | Literal[""] = ""
     lang: str = Field(default="", max_length=16, description='"en" also fits "en-GB"')
     intent: Intent | Literal[""] = ""
+    tag: str = Field(
+        default="", max_length=40, description="applies when a conversation is tagged so"
+    )
     enabled: bool = True
 
 
@@ -60,6 +63,7 @@ class RoutingRulePatch(Schema):
     platform: SourceKind | Literal[""] | None = None
     lang: str | None = Field(default=None, max_length=16)
     intent: Intent | Literal[""] | None = None
+    tag: str | None = Field(default=None, max_length=40)
     enabled: bool | None = None
 
 
@@ -76,5 +80,6 @@ class RoutingRuleOut(Schema):
     platform: str
     lang: str
     intent: str
+    tag: str
     enabled: bool
     updated_at: dt.datetime

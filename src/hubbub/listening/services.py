@@ -327,6 +327,7 @@ def save_routing_rule(
     platform: str = "",
     lang: str = "",
     intent: str = "",
+    tag: str = "",
     enabled: bool = True,
     rule_id: int | None = None,
 ) -> RoutingRule:
@@ -335,7 +336,8 @@ def save_routing_rule(
     Admins and team leads only. The team and the query must be the actor's
     workspace's (NotFound otherwise). An empty condition holds for anything;
     `platform` is a source kind, `lang` a language tag that also holds for
-    its regional variants, `intent` one of triage's intents.
+    its regional variants, `intent` one of triage's intents, `tag` a
+    conversation tag (the rule then applies when an agent tags a conversation).
     """
     permissions.check_can_manage_teams(actor)
     workspace_id = accounts.workspace_id_of(actor)
@@ -350,6 +352,9 @@ def save_routing_rule(
         raise ValidationFailed(
             "Give a language code such as en or en-GB.", code="lang_invalid", field="lang"
         )
+    tag = " ".join(tag.split())
+    if len(tag) > 40:
+        raise ValidationFailed("A tag has up to 40 characters.", field="tag")
     if intent and intent not in {i.value for i in Intent}:
         raise ValidationFailed(
             f"Unknown intent {intent[:40]!r}.", code="intent_unknown", field="intent"
@@ -372,6 +377,7 @@ def save_routing_rule(
         rule = selectors.access_routing_rule(user=actor, rule_id=rule_id)
     rule.name, rule.team, rule.query = name, team, query
     rule.platform, rule.lang, rule.intent, rule.enabled = platform, lang, intent, enabled
+    rule.tag = tag
     rule.save()
     return rule
 

@@ -232,6 +232,7 @@ def routing_rule(request: HttpRequest, rule_id: int) -> HttpResponse:
         "platform": rule.platform,
         "lang": rule.lang,
         "intent": rule.intent,
+        "tag": rule.tag,
         "enabled": rule.enabled,
     }
     form = RoutingRuleForm(request.POST or None, initial=initial, workspace_id=rule.workspace_id)
@@ -295,6 +296,7 @@ def _save_routing_rule(
             platform=data["platform"],
             lang=data["lang"],
             intent=data["intent"],
+            tag=data["tag"],
             enabled=data["enabled"],
             rule_id=rule_id,
         )

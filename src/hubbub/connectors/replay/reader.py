@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import json
 import re
 import sys
@@ -34,6 +35,8 @@ class Preset:
     columns: tuple[str, ...] = ()
     # The text is CSV-quoted inside a TSV and escapes characters as \uXXXX (SemEval).
     unescape: bool = False
+    # The text escapes &, < and > as HTML entities, as Twitter's API did (TWCS).
+    html_entities: bool = False
 
 
 # Ready-made presets for the data sets in ../shared/data/. nab-tweets/ has
@@ -46,7 +49,8 @@ PRESETS: dict[str, Preset] = {
             "posted_at": "created_at",
             "author_handle": "author_id",
             "reply_to_external_id": "in_response_to_tweet_id",
-        }
+        },
+        html_entities=True,
     ),
     "complaints": Preset({"external_id": "tweet_id", "text": "text"}),
     "generic": Preset(
@@ -264,10 +268,12 @@ def to_raw_post(
     platform: str,
     now: dt.datetime,
     unescape_text: bool = False,
+    html_entities: bool = False,
 ) -> RawPost:
     """Raises ReplayError for a record that could not be read, or has no id or text.
 
-    unescape_text undoes SemEval's quoting and \\uXXXX escapes (Preset.unescape).
+    unescape_text undoes SemEval's quoting and \\uXXXX escapes (Preset.unescape);
+    html_entities turns &amp;, &lt; and &gt; back into characters (Preset.html_entities).
     """
     if record.problem:
         raise ReplayError(record.problem)
@@ -283,6 +289,8 @@ def to_raw_post(
 
     external_id = field("external_id")
     text = unescape(field("text")).strip() if unescape_text else field("text")
+    if html_entities:
+        text = html.unescape(text)
     if not external_id:
         raise ReplayError(f"record {record.number}: no id in column {mapping.get('external_id')!r}")
     if not text:

@@ -74,6 +74,7 @@ def replay_source(
                         platform=platform,
                         now=now,
                         unescape_text=preset.unescape,
+                        html_entities=preset.html_entities,
                     )
                 )
             except ReplayError as error:

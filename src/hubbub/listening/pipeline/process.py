@@ -24,6 +24,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Count, Max
 
 from hubbub.accounts.models import Team
+from hubbub.care import services as care
 from hubbub.core import clock
 from hubbub.core.events import publish
 from hubbub.intelligence.interface import classify_batch
@@ -317,6 +318,9 @@ def _write(matched: list[tuple[DedupedPost, list[int]]], mentions: list[Mention]
     ]
     Mention.queries.through.objects.bulk_create(links, ignore_conflicts=True, batch_size=1000)
     _link_duplicates([item for item, _ in matched], ids)
+    # Thread: the customer's new posts join their open conversation or open
+    # one, in this same transaction, so a mention is never stored unfiled.
+    care.thread_mentions(mention_ids=[ids[_key(item)] for item, _ in matched if _key(item) in ids])
     by_workspace: dict[int, list[int]] = defaultdict(list)
     for item, _ in matched:
         if _key(item) in ids:

@@ -8,7 +8,7 @@ that has an owner; without that, to no team (everyone sees it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -50,16 +50,21 @@ def choose_team(
     `query_teams` maps a query id to its owner team id (None when it has none).
     """
     for rule in rules:
-        if (
-            (rule.query_id is None or rule.query_id in query_ids)
-            and (not rule.platform or rule.platform == platform)
-            and (not rule.lang or lang_matches(rule.lang, lang))
-            and (not rule.intent or rule.intent == intent)
-        ):
+        if fits(rule, query_ids=query_ids, platform=platform, lang=lang, intent=intent):
             return rule.team_id
     return next(
         (team for query_id in query_ids if (team := query_teams.get(query_id)) is not None),
         None,
+    )
+
+
+def fits(rule: Rule, *, query_ids: Collection[int], platform: str, lang: str, intent: str) -> bool:
+    """Whether every condition of the rule holds (an empty one holds for anything)."""
+    return (
+        (rule.query_id is None or rule.query_id in query_ids)
+        and (not rule.platform or rule.platform == platform)
+        and (not rule.lang or lang_matches(rule.lang, lang))
+        and (not rule.intent or rule.intent == intent)
     )
 
 
@@ -72,7 +77,8 @@ def lang_matches(wanted: str, lang: str) -> bool:
 def load_rules(workspace_id: int) -> list[Rule]:
     """The workspace's enabled rules, in the order they are tried (one query)."""
     rows = (
-        RoutingRule.objects.filter(workspace_id=workspace_id, enabled=True)
+        # Rules with a tag condition apply to tagged conversations, never to mentions.
+        RoutingRule.objects.filter(workspace_id=workspace_id, enabled=True, tag="")
         .order_by("position", "id")
         .values_list("team_id", "query_id", "platform", "lang", "intent")
     )

@@ -66,6 +66,7 @@ def posts(path: Path, preset: str, *, start_after: int = 0) -> list[RawPost | st
                     platform="replay",
                     now=NOW,
                     unescape_text=chosen.unescape,
+                    html_entities=chosen.html_entities,
                 )
             )
         except ReplayError as error:
@@ -115,6 +116,15 @@ class TestSemEval:
     def test_escapes_never_produce_text_a_database_refuses(self) -> None:
         assert unescape("\\ud83d\\ude00 ok \\ud83d and \\u0000") == "\U0001f600 ok \ufffd and "
         assert unescape("=\\ and \\m/ stay") == "=\\ and \\m/ stay"
+
+
+def test_twcs_text_gets_its_characters_back_from_html_entities(tmp_path: Path) -> None:
+    path = tmp_path / "twcs.csv"
+    path.write_text(
+        "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n"
+        '7,115724,True,Tue Oct 31 22:00:00 +0000 2017,"&gt;All DOWN&lt; fish &amp;amp; chips",,\n'
+    )
+    assert texts(posts(path, "twcs")) == [">All DOWN< fish &amp; chips"]
 
 
 def test_a_tsv_with_a_header_names_its_own_columns(tmp_path: Path) -> None:

@@ -1,0 +1,110 @@
+"""The Mastodon sender against a local server that speaks Mastodon's REST API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.test import override_settings
+
+from hubbub.connectors.mastodon.outbound import send
+from hubbub.connectors.mastodon.tests.fake import TOKEN, FakeMastodon, running_mastodon
+from hubbub.connectors.outbound import Account, Outgoing, SendError, Visibility
+
+
+@pytest.fixture
+def mastodon() -> Iterator[FakeMastodon]:
+    with running_mastodon() as fake, override_settings(HUBBUB_SAFE_HTTP_ALLOW=["127.0.0.1"]):
+        yield fake
+
+
+def account(fake: FakeMastodon, secret: str = TOKEN) -> Account:
+    return Account(
+        platform="mastodon",
+        transport="live",
+        handle="@brightwave@social.brightwave.test",
+        base_url=fake.url,
+        secret=secret,
+    )
+
+
+def reply(text: str = "@tom@mastodon.example So sorry – Cara", **fields: str) -> Outgoing:
+    values = {
+        "text": text,
+        "visibility": Visibility.PUBLIC,
+        "recipient_handle": "tom@mastodon.example",
+        "in_reply_to": "109998877",
+        "idempotency_key": "hubbub-message-7",
+        **fields,
+    }
+    return Outgoing(**values)  # type: ignore[arg-type]
+
+
+def test_a_public_reply_is_threaded_under_the_customer_s_post(mastodon: FakeMastodon) -> None:
+    delivered = send(account(mastodon), reply())
+    (request,) = mastodon.posted()
+    assert request.body == {
+        "status": "@tom@mastodon.example So sorry – Cara",
+        "visibility": "public",
+        "in_reply_to_id": "109998877",
+    }
+    assert request.headers["Idempotency-Key"] == "hubbub-message-7"
+    assert delivered.external_id == "113000000000000001"
+    assert delivered.url == "https://social.brightwave.test/@brightwave/113000000000000001"
+
+
+def test_a_private_message_is_a_direct_status(mastodon: FakeMastodon) -> None:
+    send(account(mastodon), reply(visibility=Visibility.DIRECT, in_reply_to=""))
+    assert mastodon.posted()[0].body["visibility"] == "direct"
+    assert "in_reply_to_id" not in mastodon.posted()[0].body
+
+
+def test_a_retry_with_the_same_key_gets_the_same_status(mastodon: FakeMastodon) -> None:
+    first = send(account(mastodon), reply())
+    again = send(account(mastodon), reply())
+    assert first == again
+    assert len(mastodon.statuses) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "headers", "transient"),
+    [
+        (503, "Service Unavailable", {}, True),
+        (429, "Too many requests", {"X-RateLimit-Reset": "2099-01-01T00:00:00.000Z"}, True),
+        (422, "Validation failed: Text character limit of 500 exceeded", {}, False),
+        (404, "Record not found", {}, False),
+    ],
+)
+def test_errors_say_whether_trying_again_can_help(
+    mastodon: FakeMastodon, status: int, error: str, headers: dict[str, str], transient: bool
+) -> None:
+    mastodon.fail_next(status, error, headers)
+    with pytest.raises(SendError) as failed:
+        send(account(mastodon), reply())
+    assert failed.value.transient is transient
+    if status == 429:
+        assert failed.value.retry_after_seconds is not None
+        assert failed.value.retry_after_seconds > 3600
+    if status == 422:
+        assert "character limit of 500 exceeded" in failed.value.message
+
+
+def test_a_bad_token_asks_for_the_account_to_be_reconnected(mastodon: FakeMastodon) -> None:
+    with pytest.raises(SendError, match="Reconnect the account") as failed:
+        send(account(mastodon, secret="stale"), reply())
+    assert not failed.value.transient
+
+
+def test_an_instance_that_does_not_answer_is_a_transient_failure() -> None:
+    with override_settings(HUBBUB_SAFE_HTTP_ALLOW=["127.0.0.1"]):
+        closed = Account("mastodon", "live", "", "http://127.0.0.1:9", TOKEN)
+        with pytest.raises(SendError) as failed:
+            send(closed, reply())
+    assert failed.value.transient
+
+
+def test_an_instance_on_a_private_address_is_refused_for_good() -> None:
+    private = Account("mastodon", "live", "", "http://10.0.0.8", TOKEN)
+    with pytest.raises(SendError, match="private address") as failed:
+        send(private, reply())
+    assert not failed.value.transient
