@@ -106,7 +106,7 @@ def private_route(
     The sandbox behaves like the platform it stands in for: direct messages
     only where Hubbub can start them on that platform.
     """
-    if account is not None and account.platform in connector.PRIVATE_MESSAGES:
+    if account is not None and connector.can_message_privately(account.platform):
         return PrivateRoute.DIRECT
     if conversation.messages.filter(kind=MessageKind.CUSTOMER).exists():
         return PrivateRoute.CASE_PAGE

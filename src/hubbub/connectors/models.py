@@ -40,3 +40,19 @@ class ChannelAccount(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ConnectorSession(models.Model):
+    """A platform session kept between calls and restarts (Bluesky's access and refresh
+    tokens, Reddit's bearer token), so that it is refreshed rather than created anew.
+
+    `key` names the account (platform, server and identifier); `data` is the
+    connector's own JSON, stored encrypted like every credential.
+    """
+
+    key = models.CharField(max_length=255, unique=True)
+    data = EncryptedTextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.key

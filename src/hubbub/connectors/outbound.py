@@ -2,7 +2,7 @@
 
 Care hands over plain data (an `Account` and an `Outgoing` message) and gets
 back `Delivered` or a `SendError` that says whether trying again can help.
-Each platform's sender lives in its own folder; `SENDERS` names them.
+Each platform's sender is its connector's `send` (see registry.py).
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from django.utils.module_loading import import_string
+
+from hubbub.connectors.base import ConnectorError
+from hubbub.connectors.registry import capabilities_of, connector_for
 
 
 class Visibility(StrEnum):
@@ -28,6 +31,8 @@ class Account:
     transport: str  # "live" or "sandbox"
     handle: str
     base_url: str
+    # The credential: an access token, or a JSON object where the platform needs
+    # several values (Bluesky's handle and app password, Reddit's four).
     secret: str
 
 
@@ -48,30 +53,16 @@ class Delivered:
     url: str = ""
 
 
-class SendError(Exception):
+class SendError(ConnectorError):
     """The platform did not take the message. `transient`: trying later may work."""
 
-    def __init__(
-        self, message: str, *, transient: bool, retry_after_seconds: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.transient = transient
-        self.retry_after_seconds = retry_after_seconds
 
-
-# platform → dotted path of `send(account, outgoing) -> Delivered`.
-SENDERS: dict[str, str] = {
-    "mastodon": "hubbub.connectors.mastodon.outbound.send",
-}
 SANDBOX_SENDER = "hubbub.connectors.sandbox.send"
 
 # Characters a public post may have, as each platform counts them.
 LIMITS: dict[str, int] = {"bluesky": 300, "mastodon": 500, "x": 280, "twitter": 280}
 # Platforms where a link counts as a fixed number of characters, whatever its length.
 LINK_LENGTH: dict[str, int] = {"mastodon": 23, "x": 23, "twitter": 23}
-# Platforms with private messages the brand can start (Mastodon: a "direct" post).
-PRIVATE_MESSAGES: frozenset[str] = frozenset({"mastodon"})
 
 LINK = re.compile(r"https?://\S+")
 
@@ -108,16 +99,30 @@ def addressed(platform: str, text: str, recipient_handle: str) -> str:
 
 
 def can_send(platform: str, transport: str) -> bool:
-    return transport == "sandbox" or platform in SENDERS
+    return transport == "sandbox" or capabilities_of(platform).reply
+
+
+def can_message_privately(platform: str) -> bool:
+    """Whether the brand can start a private message there (the sandbox does as its platform)."""
+    return capabilities_of(platform).private_message
 
 
 def send(account: Account, outgoing: Outgoing) -> Delivered:
     """Send through the account's platform, or the sandbox; raises SendError."""
     if account.transport == "sandbox":
-        path = SANDBOX_SENDER
-    elif account.platform in SENDERS:
-        path = SENDERS[account.platform]
+        sender: Callable[[Account, Outgoing], Delivered] = import_string(SANDBOX_SENDER)
+    elif capabilities_of(account.platform).reply:
+        sender = connector_for(account.platform).send
     else:
         raise SendError(f"Hubbub cannot send to {account.platform} yet.", transient=False)
-    sender: Callable[[Account, Outgoing], Delivered] = import_string(path)
-    return sender(account, outgoing)
+    try:
+        return sender(account, outgoing)
+    except SendError:
+        raise
+    except ConnectorError as error:
+        raise SendError(
+            error.message,
+            transient=error.transient,
+            retry_after_seconds=error.retry_after_seconds,
+            code=error.code,
+        ) from error

@@ -38,6 +38,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Web ports: anything else on a public host is more likely a probe than a feed.
+_PORTS = frozenset({80, 443})
 # The caller's credentials for one origin: never sent on to another after a redirect.
 _CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
 # NAT64 (RFC 6052) maps all of IPv4, private ranges included, into this prefix.
@@ -162,6 +164,70 @@ def request(
         f"{deadline.host} redirected more than {max_redirects} times.",
         code="too_many_redirects",
     )
+
+
+@contextmanager
+def stream(
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    connect_timeout: float = 10.0,
+    read_timeout: float = 60.0,
+    allow_hosts: Collection[str] | None = None,
+) -> Iterator[httpx.Response]:
+    """A response to read as it arrives (server-sent events): checked and pinned like
+    `request`, but open-ended. Each wait for data is capped at `read_timeout`
+    (a stream with heartbeats never waits that long). Redirects are not
+    followed: the caller gets the 3xx response. Raises what `request` raises.
+    """
+    target = _parse(url)
+    deadline = _Deadline(connect_timeout, target.url.host)
+    timeouts = httpx.Timeout(connect_timeout, read=read_timeout)
+    with _open(
+        method.upper(),
+        target,
+        headers=httpx.Headers(headers),
+        body=_Body(),
+        allowed=_allow_list(allow_hosts),
+        deadline=deadline,
+        timeouts=timeouts,
+    ) as response:
+        try:
+            yield response
+        except httpx.TimeoutException as error:
+            raise FetchTimedOut(
+                f"{target.url.host} sent nothing for {read_timeout:g} seconds."
+            ) from error
+        except httpx.HTTPError as error:
+            raise FetchFailed(f"The stream from {target.url.host} broke: {error}") from error
+
+
+def open_connection(
+    url: str, *, timeout: float = 10.0, allow_hosts: Collection[str] | None = None
+) -> tuple[socket.socket, str]:
+    """A TCP connection to a checked address of the URL's host, for a WebSocket client.
+
+    ws:// and wss:// are checked as http:// and https://. Returns the
+    connected socket and the host name that TLS must verify (the caller
+    wraps the socket, or hands it to its WebSocket library with that name).
+    """
+    scheme, _, rest = url.partition("://")
+    web = {"ws": "http", "wss": "https"}.get(scheme.lower(), scheme)
+    target = _parse(f"{web}://{rest}")
+    allowed = _allow_list(allow_hosts)
+    addresses = _resolve(target)
+    _check_addresses(target, addresses, allowed)
+    failure: OSError | None = None
+    for address in addresses:
+        try:
+            connection = socket.create_connection((str(address), target.port), timeout=timeout)
+        except OSError as error:
+            failure = error
+            continue
+        connection.settimeout(None)
+        return connection, target.host
+    raise FetchFailed(f"Could not connect to {target.url.host}: {failure}")
 
 
 def check_url(url: str, *, allow_hosts: Collection[str] | None = None) -> None:
@@ -304,7 +370,8 @@ def _resolve(target: _Target) -> list[IPAddress]:
 
 
 def _check_addresses(target: _Target, addresses: list[IPAddress], allowed: _AllowList) -> None:
-    """Raise BlockedAddress unless every address may be connected to.
+    """Raise BlockedAddress unless every address may be connected to (and UnsafeUrl for a
+    port other than 80 and 443, unless allowed).
 
     Every address, not just the one we will use: a name with one public and
     one private address is a rebinding trick or a mistake, either way not
@@ -320,6 +387,11 @@ def _check_addresses(target: _Target, addresses: list[IPAddress], allowed: _Allo
                 f"{where} {_kind(address)}; Hubbub only connects to public addresses "
                 "(an operator can allow others with HUBBUB_SAFE_HTTP_ALLOW)."
             )
+    if target.port not in _PORTS and not all(allowed.allows_address(a) for a in addresses):
+        raise UnsafeUrl(
+            f"{target.url.host} on port {target.port}: Hubbub connects to ports 80 and 443 "
+            "only (an operator can allow a host with HUBBUB_SAFE_HTTP_ALLOW)."
+        )
 
 
 def _kind(address: IPAddress) -> str:
@@ -358,8 +430,12 @@ def _open(
     body: _Body,
     allowed: _AllowList,
     deadline: _Deadline,
+    timeouts: httpx.Timeout | None = None,
 ) -> Iterator[httpx.Response]:
-    """Send one request to a checked address of `target`, and stream its response."""
+    """Send one request to a checked address of `target`, and stream its response.
+
+    `timeouts` replaces the deadline's for a response read as a stream.
+    """
     with _translating_errors(target, deadline):
         addresses = _resolve(target)
         _check_addresses(target, addresses, allowed)
@@ -369,7 +445,9 @@ def _open(
         for address in addresses:
             # A client per hop: a pooled connection was verified for one host name only.
             with httpx.Client(trust_env=False, verify=_tls_context()) as client:
-                pinned = _pinned_request(client, method, target, address, headers, body, deadline)
+                pinned = _pinned_request(
+                    client, method, target, address, headers, body, timeouts or deadline.remaining()
+                )
                 try:
                     response = client.send(pinned, stream=True)
                 except httpx.ConnectError as error:
@@ -390,7 +468,7 @@ def _pinned_request(
     address: IPAddress,
     headers: httpx.Headers,
     body: _Body,
-    deadline: _Deadline,
+    timeout: float | httpx.Timeout,
 ) -> httpx.Request:
     """A request sent to `address` that otherwise reads as one to `target`'s host name.
 
@@ -409,7 +487,7 @@ def _pinned_request(
         json=body.json,
         data=body.data,
         content=body.content,
-        timeout=deadline.remaining(),
+        timeout=timeout,
         extensions={"sni_hostname": target.host},
     )
 

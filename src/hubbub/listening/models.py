@@ -42,6 +42,13 @@ class Source(models.Model):
     error_count = models.PositiveIntegerField(default=0)
     rate_limited_until = models.DateTimeField(null=True, blank=True)
     accepted_count = models.PositiveBigIntegerField(default=0)
+    # The platform's rate-limit budget as its last answer gave it, and when
+    # the source last read from the platform (shown on the source's page).
+    rate_limit_remaining = models.IntegerField(null=True, blank=True)
+    rate_limit_limit = models.IntegerField(null=True, blank=True)
+    rate_limit_reset_at = models.DateTimeField(null=True, blank=True)
+    last_read_at = models.DateTimeField(null=True, blank=True)
+    rejected_count = models.PositiveBigIntegerField(default=0)
     # Which listener follows the source, and until when: two listeners never
     # read the same source at once (see services.take_source_lease).
     leased_by = models.CharField(max_length=120, blank=True)
@@ -54,6 +61,27 @@ class Source(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RejectedItem(models.Model):
+    """Something a source received that could not become a post, and why.
+
+    The source goes on past it; the latest ones are shown on the source's
+    page so that a person can see what the platform sent.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="rejected")
+    external_id = models.CharField(max_length=255, blank=True)
+    reason = models.CharField(max_length=500)
+    excerpt = models.TextField(blank=True)
+    rejected_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["source", "-id"], name="rejected_latest")]
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 class InboundPost(models.Model):

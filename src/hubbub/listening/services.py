@@ -13,7 +13,7 @@ from typing import Literal
 import redis
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from hubbub.accounts import permissions
 from hubbub.accounts import selectors as accounts
@@ -27,13 +27,15 @@ from hubbub.listening.models import (
     InboundPost,
     Query,
     QueryKind,
+    RejectedItem,
     RoutingRule,
     Source,
     SourceKind,
+    SourceStatus,
 )
 from hubbub.listening.pipeline.route import Intent
 from hubbub.listening.query import Node, QueryError, parse
-from hubbub.listening.types import RawPost, raw_post_to_json
+from hubbub.listening.types import RawPost, Rejection, raw_post_to_json
 
 logger = logging.getLogger(__name__)
 
@@ -291,6 +293,87 @@ def ensure_source(
         source.kind, source.settings = kind, settings
         source.save(update_fields=["kind", "settings", "updated_at"])
     return source
+
+
+# --- the state of a followed source ----------------------------------------------
+
+# Rejected items kept per source: enough to see what a platform is sending.
+REJECTED_KEPT = 200
+
+
+@transaction.atomic
+def record_rejected_items(*, source_id: int, rejected: Sequence[Rejection]) -> None:
+    """Keep what a source could not turn into posts, with the reason; the source goes on.
+
+    Only the latest REJECTED_KEPT per source stay; the count keeps growing.
+    """
+    if not rejected:
+        return
+    source = Source.objects.select_for_update().only("pk", "workspace_id").get(pk=source_id)
+    RejectedItem.objects.bulk_create(
+        RejectedItem(
+            workspace_id=source.workspace_id,
+            source_id=source.pk,
+            external_id=item.external_id[:255],
+            reason=item.reason[:500],
+            excerpt=item.excerpt[:1000],
+        )
+        for item in rejected[-REJECTED_KEPT:]
+    )
+    Source.objects.filter(pk=source_id).update(
+        rejected_count=F("rejected_count") + len(rejected),
+        last_error=f"Rejected: {rejected[-1].reason}"[:2000],
+        last_error_at=clock.now(),
+    )
+    oldest_kept = (
+        RejectedItem.objects.filter(source_id=source_id)
+        .order_by("-id")
+        .values_list("pk", flat=True)[REJECTED_KEPT - 1 : REJECTED_KEPT]
+    )
+    if oldest_kept:
+        RejectedItem.objects.filter(source_id=source_id, pk__lt=oldest_kept[0]).delete()
+
+
+def record_source_read(
+    *,
+    source_id: int,
+    budget_remaining: int | None = None,
+    budget_limit: int | None = None,
+    budget_reset_at: dt.datetime | None = None,
+) -> None:
+    """A read from the platform worked: note when, and the rate-limit budget it reported.
+
+    A source that was failing is active again.
+    """
+    changes: dict[str, object] = {"last_read_at": clock.now(), "rate_limited_until": None}
+    if budget_remaining is not None:
+        changes.update(
+            rate_limit_remaining=budget_remaining,
+            rate_limit_limit=budget_limit,
+            rate_limit_reset_at=budget_reset_at,
+        )
+    Source.objects.filter(pk=source_id).update(**changes)
+    Source.objects.filter(pk=source_id, status=SourceStatus.FAILING).update(
+        status=SourceStatus.ACTIVE
+    )
+
+
+def record_source_failure(
+    *, source_id: int, message: str, retry_at: dt.datetime | None, permanent: bool
+) -> None:
+    """A read failed. Transient: the source waits until `retry_at`. Permanent: it is marked
+    failing, and stays so until a person changes its settings or resumes it."""
+    changes: dict[str, object] = {
+        "last_error": message[:2000],
+        "last_error_at": clock.now(),
+        "error_count": F("error_count") + 1,
+        "rate_limited_until": retry_at,
+    }
+    Source.objects.filter(pk=source_id).update(**changes)
+    if permanent:
+        Source.objects.filter(pk=source_id).exclude(status=SourceStatus.PAUSED).update(
+            status=SourceStatus.FAILING
+        )
 
 
 def take_source_lease(*, source_id: int, holder: str, duration: dt.timedelta | None = None) -> bool:

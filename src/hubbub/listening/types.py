@@ -34,6 +34,15 @@ class RawPost:
     payload: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An item a source received that could not become a post, and why."""
+
+    reason: str
+    external_id: str = ""
+    excerpt: str = ""  # the start of what was received, for the person reading the source
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NormalizedPost:
     raw: RawPost

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from django.test import override_settings
 
-from hubbub.connectors.mastodon.outbound import send
+from hubbub.connectors.mastodon.connector import send
 from hubbub.connectors.mastodon.tests.fake import TOKEN, FakeMastodon, running_mastodon
 from hubbub.connectors.outbound import Account, Outgoing, SendError, Visibility
 

@@ -14,8 +14,13 @@ from __future__ import annotations
 import datetime as dt
 from email.utils import parsedate_to_datetime
 
+from hubbub.connectors.base import Capabilities
 from hubbub.connectors.outbound import Account, Delivered, Outgoing, SendError, Visibility
 from hubbub.core import safe_http
+
+# Listening (timelines, notifications, search, streaming) and profiles come with issue 7's
+# Mastodon reader; until then the connector only sends.
+CAPABILITIES = Capabilities(listen=False, reply=True, private_message=True)
 
 TIMEOUT_SECONDS = 15.0
 
