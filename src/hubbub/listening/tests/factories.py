@@ -5,7 +5,7 @@ import datetime as dt
 import factory
 
 from hubbub.accounts.tests.factories import TeamFactory, WorkspaceFactory
-from hubbub.listening.models import Mention, Query, QueryKind, RoutingRule
+from hubbub.listening.models import Mention, Query, QueryKind, RoutingRule, Source, SourceKind
 
 
 class QueryFactory(factory.django.DjangoModelFactory):
@@ -41,3 +41,13 @@ class RoutingRuleFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Rule {n}")
     position = factory.Sequence(lambda n: n)
     team = factory.SubFactory(TeamFactory, workspace=factory.SelfAttribute("..workspace"))
+
+
+class SourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Source
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    name = factory.Sequence(lambda n: f"Source {n}")
+    kind = SourceKind.BLUESKY
+    settings = factory.LazyFunction(lambda: {"mode": "search", "query": "brightwave"})
