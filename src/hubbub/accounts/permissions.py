@@ -32,3 +32,13 @@ def can_work_conversations(user: User) -> bool:
 def check_can_work_conversations(user: User) -> None:
     if not can_work_conversations(user):
         raise Forbidden("Read-only members cannot work on conversations.", code="read_only")
+
+
+def can_manage_sources(user: User) -> bool:
+    """Sources hold the brand's platform credentials: admins only."""
+    return user.role == Role.ADMIN
+
+
+def check_can_manage_sources(user: User) -> None:
+    if not can_manage_sources(user):
+        raise Forbidden("Only admins can add and change sources.", code="admin_only")

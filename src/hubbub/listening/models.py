@@ -116,6 +116,8 @@ class InboundPost(models.Model):
             )
         ]
         indexes = [
+            # What each source accepted today, on the sources page.
+            models.Index(fields=["source", "accepted_at"], name="inbound_source_accepted"),
             models.Index(
                 fields=["id"],
                 name="inbound_unprocessed",

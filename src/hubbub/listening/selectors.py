@@ -9,13 +9,15 @@ from typing import TYPE_CHECKING
 import redis
 from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from hubbub.accounts import selectors as accounts
 from hubbub.accounts.models import Role, User
+from hubbub.core import clock
 from hubbub.core.errors import NotFound
 from hubbub.listening import search
 from hubbub.listening.matcher import Matcher, Post
-from hubbub.listening.models import InboundPost, Mention, Query, RoutingRule
+from hubbub.listening.models import InboundPost, Mention, Query, RejectedItem, RoutingRule, Source
 from hubbub.listening.query import Node
 
 if TYPE_CHECKING:
@@ -326,3 +328,46 @@ def access_routing_rule(*, user: User, rule_id: int) -> RoutingRule:
         return routing_rules(user=user).get(pk=rule_id)
     except RoutingRule.DoesNotExist as error:
         raise NotFound("No such routing rule.", code="routing_rule_not_found") from error
+
+
+# --- sources ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    source: Source
+    items_today: int
+
+
+def workspace_sources(*, user: User) -> list[SourceRow]:
+    """The workspace's sources with what each accepted since midnight (two queries)."""
+    workspace_id = accounts.workspace_id_of(user)
+    sources = list(Source.objects.filter(workspace_id=workspace_id).order_by("name"))
+    today = dict(
+        InboundPost.objects.filter(
+            source_id__in=[source.pk for source in sources], accepted_at__gte=_midnight()
+        )
+        .values("source_id")
+        .annotate(count=Count("id"))
+        .values_list("source_id", "count")
+    )
+    return [SourceRow(source, today.get(source.pk, 0)) for source in sources]
+
+
+def access_source(*, user: User, source_id: int) -> Source:
+    try:
+        return Source.objects.get(pk=source_id, workspace_id=accounts.workspace_id_of(user))
+    except Source.DoesNotExist as error:
+        raise NotFound("No such source.", code="source_not_found") from error
+
+
+def source_items_today(source: Source) -> int:
+    return InboundPost.objects.filter(source=source, accepted_at__gte=_midnight()).count()
+
+
+def latest_rejected(source: Source, *, limit: int = 50) -> list[RejectedItem]:
+    return list(RejectedItem.objects.filter(source=source).order_by("-id")[:limit])
+
+
+def _midnight() -> dt.datetime:
+    return timezone.localtime(clock.now()).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -22,5 +22,14 @@ urlpatterns = [
     ),
     path("listening/mentions/<int:mention_id>/", views.mention, name="mention"),
     path("settings/pipeline/", views.pipeline, name="pipeline"),
+    path("settings/sources/", views.source_list, name="sources"),
+    path("settings/sources/new/<slug:kind>/", views.new_source, name="new_source"),
+    path("settings/sources/check/", views.check_source, name="check_source"),
+    path("settings/sources/<int:source_id>/", views.source_detail, name="source"),
+    path(
+        "settings/sources/<int:source_id>/<slug:action>/",
+        views.source_status,
+        name="source_status",
+    ),
     path("settings/pipeline/replay/", views.replay_dead_posts, name="replay_dead_posts"),
 ]

@@ -1,9 +1,12 @@
-"""Pages for listening queries: the list, the editor, and the as-you-type check."""
+"""Pages of the listening app: queries, mentions, routing, the pipeline and the sources."""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -12,10 +15,13 @@ from hubbub.accounts import permissions
 from hubbub.accounts.http import add_form_error, current_user, member_required
 from hubbub.accounts.selectors import workspace_id_of
 from hubbub.care import selectors as care
+from hubbub.connectors import polling
+from hubbub.connectors.registry import CONNECTORS
+from hubbub.connectors.source_fields import SCHEMAS, SourceField, SourceSchema, schema_for
 from hubbub.core import clock
 from hubbub.core.errors import HubbubError
 from hubbub.intelligence import selectors as intelligence
-from hubbub.listening import selectors, services
+from hubbub.listening import selectors, services, sources
 from hubbub.listening.forms import (
     ExpressionForm,
     MentionFilterForm,
@@ -342,3 +348,208 @@ def replay_dead_posts(request: HttpRequest) -> HttpResponse:
             request, f"{count} post{'s' if count != 1 else ''} sent back to the pipeline."
         )
     return redirect("listening:pipeline")
+
+
+# --- sources -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FieldView:
+    """One field of a source's form as the template shows it: never a stored credential."""
+
+    spec: SourceField
+    value: str
+    error: str = ""
+    saved: bool = False  # a credential is stored: an empty field keeps it
+
+    @property
+    def choices(self) -> tuple[tuple[str, str], ...]:
+        return self.spec.choices
+
+    @property
+    def modes(self) -> str:
+        return " ".join(self.spec.modes)
+
+
+def _typed(request: HttpRequest, schema: SourceSchema) -> sources.SourceInput:
+    names = [spec.name for spec in (*schema.settings, *schema.credentials)]
+    values = {name: request.POST.get(name, "") for name in names}
+    return sources.SourceInput(
+        name=request.POST.get("name", ""),
+        kind=request.POST.get("kind", ""),
+        settings={spec.name: values[spec.name] for spec in schema.settings},
+        credentials={spec.name: values[spec.name] for spec in schema.credentials},
+    )
+
+
+def _setting_text(value: object) -> str:
+    if isinstance(value, list):
+        return "\n".join(str(item) for item in value)
+    return "" if value is None else str(value)
+
+
+def _form_context(
+    schema: SourceSchema,
+    *,
+    kind: str,
+    name: str,
+    settings: dict[str, object],
+    saved_credentials: set[str],
+    error: HubbubError | None = None,
+) -> dict[str, object]:
+    def view(spec: SourceField, value: str, *, saved: bool = False) -> FieldView:
+        problem = error.message if error is not None and error.field == spec.name else ""
+        return FieldView(spec, value, problem, saved)
+
+    return {
+        "schema": schema,
+        "kind": kind,
+        "name": name,
+        "name_error": error.message if error is not None and error.field == "name" else "",
+        "form_error": error.message if error is not None and not error.field else "",
+        "setting_fields": [
+            view(spec, _setting_text(settings.get(spec.name, spec.default)))
+            for spec in schema.settings
+        ],
+        # Credentials are never put back into the page, not even after an error.
+        "credential_fields": [
+            view(spec, "", saved=spec.name in saved_credentials) for spec in schema.credentials
+        ],
+        "mode": _setting_text(settings.get("mode", "")),
+    }
+
+
+@member_required
+@require_http_methods(["GET"])
+def source_list(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    return render(
+        request,
+        "listening/sources.html",
+        {
+            "section": "sources",
+            "rows": selectors.workspace_sources(user=user),
+            "now": clock.now(),
+            "can_manage": permissions.can_manage_sources(user),
+            "kinds": [(kind, schema) for kind, schema in SCHEMAS.items() if kind in CONNECTORS],
+        },
+    )
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def new_source(request: HttpRequest, kind: str) -> HttpResponse:
+    user = current_user(request)
+    schema = schema_for(kind)
+    if schema is None or kind not in CONNECTORS or not permissions.can_manage_sources(user):
+        raise Http404("No such kind of source.")
+    error: HubbubError | None = None
+    typed = _typed(request, schema) if request.method == "POST" else None
+    if typed is not None:
+        try:
+            source = sources.save_source(actor=user, given=dataclasses.replace(typed, kind=kind))
+        except HubbubError as failure:
+            error = failure
+        else:
+            messages.success(request, f"“{source.name}” is listening.")
+            return redirect("listening:source", source_id=source.pk)
+    context = _form_context(
+        schema,
+        kind=kind,
+        name=typed.name if typed else schema.title,
+        settings=dict(typed.settings) if typed else {},
+        saved_credentials=set(),
+        error=error,
+    )
+    status = 422 if error is not None else 200
+    return render(
+        request, "listening/source_new.html", {"section": "sources", **context}, status=status
+    )
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def source_detail(request: HttpRequest, source_id: int) -> HttpResponse:
+    user = current_user(request)
+    source = selectors.access_source(user=user, source_id=source_id)
+    schema = schema_for(source.kind)
+    can_manage = permissions.can_manage_sources(user) and schema is not None
+    error: HubbubError | None = None
+    typed = None
+    if request.method == "POST":
+        if not can_manage or schema is None:
+            raise Http404("No such source.")
+        typed = _typed(request, schema)
+        try:
+            source = sources.save_source(actor=user, given=typed, source_id=source.pk)
+        except HubbubError as failure:
+            error = failure
+        else:
+            messages.success(request, "Saved.")
+            return redirect("listening:source", source_id=source.pk)
+    context: dict[str, object] = {
+        "section": "sources",
+        "source": source,
+        "can_manage": can_manage,
+        "items_today": selectors.source_items_today(source),
+        "now": clock.now(),
+        "rejected": selectors.latest_rejected(source),
+    }
+    if schema is not None:
+        context |= _form_context(
+            schema,
+            kind=source.kind,
+            name=typed.name if typed else source.name,
+            settings=dict(typed.settings) if typed else dict(source.settings or {}),
+            saved_credentials=set(polling.credentials_of(source.credentials)),
+            error=error,
+        )
+    status = 422 if error is not None else 200
+    return render(request, "listening/source.html", context, status=status)
+
+
+@member_required
+@require_POST
+def check_source(request: HttpRequest) -> HttpResponse:
+    """Try what the form holds now, saved or not; answers the form's result box."""
+    user = current_user(request)
+    raw_id = request.POST.get("source_id", "")
+    source_id = int(raw_id) if raw_id.isdigit() and len(raw_id) <= 18 else None
+    kind = request.POST.get("kind", "")
+    if source_id is not None:
+        kind = selectors.access_source(user=user, source_id=source_id).kind
+    schema = schema_for(kind)
+    if schema is None:
+        raise Http404("No such kind of source.")
+    typed = dataclasses.replace(_typed(request, schema), kind=kind)
+    try:
+        said = sources.check_source(actor=user, given=typed, source_id=source_id)
+    except HubbubError as failure:
+        return render(
+            request, "listening/_source_check.html", {"ok": False, "said": failure.message}
+        )
+    return render(request, "listening/_source_check.html", {"ok": True, "said": said})
+
+
+@member_required
+@require_POST
+def source_status(request: HttpRequest, source_id: int, action: str) -> HttpResponse:
+    user = current_user(request)
+    try:
+        if action == "pause":
+            sources.pause_source(actor=user, source_id=source_id)
+            messages.success(request, "Paused: nothing is read until you resume it.")
+        elif action == "resume":
+            sources.resume_source(actor=user, source_id=source_id)
+            messages.success(request, "Listening again, from where it stopped.")
+        elif action == "delete":
+            sources.delete_source(actor=user, source_id=source_id)
+            messages.success(request, "Source deleted. Its mentions stay.")
+            return redirect("listening:sources")
+        else:
+            raise Http404("No such action.")
+    except HubbubError as error:
+        messages.error(request, error.message)
+    if request.POST.get("next") == "list":
+        return redirect("listening:sources")
+    return redirect("listening:source", source_id=source_id)

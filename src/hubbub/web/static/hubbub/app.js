@@ -466,6 +466,26 @@
     if (dot) dot.className = "status-dot status-" + event.detail.status;
   });
 
+  /* ---------- forms ---------- */
+  // A source's form shows the fields of the chosen mode only.
+  function showModeFields(select) {
+    var form = select.form;
+    if (!form) return;
+    form.querySelectorAll("[data-modes]").forEach(function (field) {
+      field.hidden = field.getAttribute("data-modes").split(" ").indexOf(select.value) === -1;
+    });
+  }
+  document.querySelectorAll("[data-mode-select]").forEach(showModeFields);
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("[data-mode-select]")) showModeFields(event.target);
+  });
+
+  // Forms that destroy something ask first.
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  }, true);
+
   /* ---------- htmx niceties ---------- */
   document.addEventListener("htmx:beforeRequest", function (event) {
     event.target.setAttribute("aria-busy", "true");
