@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("hubbub.accounts.urls")),
     path("", include("hubbub.listening.urls")),
     path("", include("hubbub.care.urls")),
+    path("", include("hubbub.connectors.urls")),
     path("", include("hubbub.intelligence.urls")),
     path("", include("hubbub.web.urls")),
     path("api/v1/", api.urls),

@@ -59,6 +59,9 @@ class Composer:
     signature: str
     private_route: PrivateRoute | None
     reply_targets: list[Mention]
+    # Where the platform has no write API: a link to answer on the platform itself.
+    answer_on_platform_label: str = ""
+    answer_on_platform_url: str = ""
 
     @property
     def can_message_privately(self) -> bool:
@@ -67,6 +70,7 @@ class Composer:
 
 def composer_for(*, user: User, conversation: Conversation, mentions: list[Mention]) -> Composer:
     account = account_for(conversation)
+    targets = [m for m in mentions if m.external_id][::-1][:10]
     return Composer(
         platform=conversation.platform,
         account_name=account.name if account is not None and sends(account) else "",
@@ -74,8 +78,15 @@ def composer_for(*, user: User, conversation: Conversation, mentions: list[Menti
         limit=connector.limit_of(conversation.platform),
         signature=signature_of(user),
         private_route=private_route(conversation, account),
-        reply_targets=[m for m in mentions if m.external_id][::-1][:10],
+        reply_targets=targets,
+        answer_on_platform_label=connector.answer_on_platform_label(conversation.platform),
+        answer_on_platform_url=next((m.url for m in targets if _is_web_link(m.url)), ""),
     )
+
+
+def _is_web_link(url: str) -> bool:
+    """Only http(s) links go into a page: a post's URL is the platform's (or a file's) word."""
+    return url.lower().startswith(("https://", "http://"))
 
 
 def signature_of(user: User) -> str:

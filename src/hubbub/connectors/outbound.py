@@ -107,6 +107,11 @@ def can_message_privately(platform: str) -> bool:
     return capabilities_of(platform).private_message
 
 
+def answer_on_platform_label(platform: str) -> str:
+    """For a platform without a write API: what the link to answer there says, else ""."""
+    return capabilities_of(platform).answer_on_platform_label
+
+
 def send(account: Account, outgoing: Outgoing) -> Delivered:
     """Send through the account's platform, or the sandbox; raises SendError."""
     if account.transport == "sandbox":

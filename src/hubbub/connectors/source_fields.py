@@ -1,4 +1,4 @@
-"""What a person fills in to add a source of each kind: settings and credentials.
+"""What a person fills in to add a source of each kind, or to connect the brand's account.
 
 The sources page builds its form from these; the connectors read the same
 names from `SourceConfig.settings` and `SourceConfig.credentials`.
@@ -7,6 +7,7 @@ Credentials are stored encrypted and never shown again after saving.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -237,3 +238,71 @@ SCHEMAS: dict[str, SourceSchema] = {
 
 def schema_for(kind: str) -> SourceSchema | None:
     return SCHEMAS.get(kind)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSchema:
+    """What a person fills in to connect the brand's account for answering on a platform."""
+
+    title: str
+    base_url: SourceField
+    # The setting under which the platform's connector reads that address (for the test).
+    base_url_setting: str
+    handle: SourceField
+    credentials: tuple[SourceField, ...]
+
+    def secret_of(self, values: dict[str, str]) -> str:
+        """One credential is stored as it is (a token); several as a JSON object."""
+        if len(self.credentials) == 1:
+            return values.get(self.credentials[0].name, "")
+        return json.dumps({spec.name: values.get(spec.name, "") for spec in self.credentials})
+
+    def credentials_of(self, secret: str) -> dict[str, str]:
+        if len(self.credentials) == 1:
+            return {self.credentials[0].name: secret} if secret else {}
+        try:
+            stored = json.loads(secret) if secret else {}
+        except ValueError:
+            return {}
+        if not isinstance(stored, dict):
+            return {}
+        return {str(key): str(value) for key, value in stored.items() if value}
+
+
+def _setting(kind: str, name: str) -> SourceField:
+    return next(spec for spec in SCHEMAS[kind].settings if spec.name == name)
+
+
+CHANNEL_SCHEMAS: dict[str, ChannelSchema] = {
+    "bluesky": ChannelSchema(
+        title="Bluesky",
+        base_url=_setting("bluesky", "service"),
+        base_url_setting="service",
+        handle=SourceField(
+            "handle", "Handle", help="How customers see the brand: brand.bsky.social."
+        ),
+        credentials=SCHEMAS["bluesky"].credentials,
+    ),
+    "mastodon": ChannelSchema(
+        title="Mastodon",
+        base_url=_setting("mastodon", "instance"),
+        base_url_setting="instance",
+        handle=SourceField("handle", "Account", help="The brand's account there: brightwave."),
+        credentials=(
+            SourceField(
+                "access_token",
+                "Access token",
+                FieldKind.SECRET,
+                help="From Preferences → Development → New application, with the scopes "
+                "read and write:statuses.",
+            ),
+        ),
+    ),
+    "reddit": ChannelSchema(
+        title="Reddit",
+        base_url=_setting("reddit", "api_base"),
+        base_url_setting="api_base",
+        handle=SourceField("handle", "Reddit user", help="Without u/."),
+        credentials=SCHEMAS["reddit"].credentials,
+    ),
+}
