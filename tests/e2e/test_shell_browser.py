@@ -105,6 +105,10 @@ SHELL_PAGES = [
     "/settings/teams/",
     "/settings/tokens/",
     "/settings/pipeline/",
+    "/settings/sources/",
+    "/settings/sources/new/mastodon/",
+    "/settings/channels/",
+    "/settings/channels/new/mastodon/",
 ]
 
 
