@@ -74,6 +74,9 @@ class Conversation(models.Model):
     intent = models.CharField(max_length=20, blank=True)
     lang = models.CharField(max_length=16, blank=True)
     customer_followers = models.PositiveIntegerField(null=True, blank=True)
+    # The customer's profile as their platform last told it (following, posts,
+    # verified, created_at, fetched_at, the platform's own figures).
+    customer_profile = models.JSONField(default=dict, blank=True)
     assignee = models.ForeignKey(
         User,
         on_delete=models.SET_NULL,

@@ -36,7 +36,7 @@ from hubbub.care.models import (
     Tag,
 )
 from hubbub.core import clock, origin
-from hubbub.core.errors import Conflict, NotFound, ValidationFailed
+from hubbub.core.errors import Conflict, HubbubError, NotFound, ValidationFailed
 from hubbub.core.events import publish
 from hubbub.listening import selectors as listening
 from hubbub.listening.models import Mention, QueryKind
@@ -825,3 +825,51 @@ def split_conversation(
         team_ids=_audience(split),
     )
     return split
+
+
+# --- the customer's profile ---------------------------------------------------------
+
+
+class ProfileUnavailable(HubbubError):
+    status = 502
+    default_code = "profile_unavailable"
+
+
+def refresh_customer_profile(*, actor: User, conversation_id: int) -> Conversation:
+    """Read the customer's profile on their platform now and keep it on the conversation.
+
+    The platform is asked outside any transaction (it may be slow); the
+    figures are then written in one UPDATE.
+    """
+    from hubbub.connectors import profiles
+    from hubbub.connectors.base import ConnectorError
+
+    conversation = access_for_work(actor=actor, conversation_id=conversation_id, lock=False)
+    try:
+        profile = profiles.fetch_profile(
+            workspace_id=conversation.workspace_id,
+            platform=conversation.platform,
+            handle=conversation.customer_handle,
+        )
+    except ConnectorError as error:
+        raise ProfileUnavailable(error.message) from error
+    kept = {
+        "name": profile.name,
+        "following": profile.following,
+        "posts": profile.posts,
+        "verified": profile.verified,
+        "created_at": profile.created_at.isoformat() if profile.created_at else None,
+        "url": profile.url if profile.url.lower().startswith(("https://", "http://")) else "",
+        "extra": {
+            k: v for k, v in profile.extra.items() if isinstance(v, int | float | str | bool)
+        },
+        "fetched_at": clock.now().isoformat(),
+    }
+    with transaction.atomic():
+        conversation = access_for_work(actor=actor, conversation_id=conversation_id)
+        if profile.followers is not None:
+            conversation.customer_followers = profile.followers
+        conversation.customer_profile = kept
+        conversation.save(update_fields=["customer_followers", "customer_profile", "updated_at"])
+    announce_change(conversation, what="profile", actor=actor)
+    return conversation

@@ -36,6 +36,7 @@ from hubbub.care import (
 )
 from hubbub.care import presence as presence_services
 from hubbub.care.models import CASE_PAGE, ConversationStatus, DeliveryState, MessageKind
+from hubbub.connectors.registry import capabilities_of
 from hubbub.core import clock
 from hubbub.core.errors import HubbubError, ValidationFailed
 from hubbub.datasets import SENTIMENTS
@@ -140,6 +141,7 @@ def _page_context(user: User, conversation_id: int) -> dict[str, Any]:
         "view": view,
         "conversation": view.conversation,
         "can_work": can_work_conversations(user),
+        "can_read_profile": capabilities_of(view.conversation.platform).profile,
         "conversation_statuses": ConversationStatus.choices,
         "snooze_choices": [(key, label) for key, (label, _) in SNOOZE_CHOICES.items()],
         "me": user,
@@ -306,8 +308,14 @@ def _move_to_private(user: User, conversation_id: int, request: HttpRequest) -> 
     )
 
 
+def _profile(user: User, conversation_id: int, request: HttpRequest) -> str:
+    services.refresh_customer_profile(actor=user, conversation_id=conversation_id)
+    return "Profile read from the platform."
+
+
 ACTIONS: dict[str, Action] = {
     "reply": _reply,
+    "profile": _profile,
     "private": _move_to_private,
     "retry": _retry,
     "status": _change_status,

@@ -60,7 +60,13 @@ class SendError(ConnectorError):
 SANDBOX_SENDER = "hubbub.connectors.sandbox.send"
 
 # Characters a public post may have, as each platform counts them.
-LIMITS: dict[str, int] = {"bluesky": 300, "mastodon": 500, "x": 280, "twitter": 280}
+LIMITS: dict[str, int] = {
+    "bluesky": 300,
+    "mastodon": 500,
+    "x": 280,
+    "twitter": 280,
+    "reddit": 10_000,
+}
 # Platforms where a link counts as a fixed number of characters, whatever its length.
 LINK_LENGTH: dict[str, int] = {"mastodon": 23, "x": 23, "twitter": 23}
 

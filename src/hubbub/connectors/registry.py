@@ -18,6 +18,9 @@ from hubbub.connectors.base import Capabilities
 
 CONNECTORS: dict[str, str] = {
     "mastodon": "hubbub.connectors.mastodon.connector",
+    "reddit": "hubbub.connectors.reddit.connector",
+    "hackernews": "hubbub.connectors.hackernews.connector",
+    "rss": "hubbub.connectors.rss.connector",
 }
 
 # Sources that are not platforms: kind → dotted path of `follow(source_id, stop)`.

@@ -1,0 +1,1 @@
+"""Reddit: searches and subreddits' new comments in, replies and private messages out."""
