@@ -37,10 +37,10 @@ def dana(cast: Cast) -> User:
     return person
 
 
-def sandbox(cast: Cast) -> None:
+def sandbox(cast: Cast, platform: str = "bluesky") -> None:
     ChannelAccount.objects.create(
         workspace=cast.brightwave,
-        platform="bluesky",
+        platform=platform,
         transport=Transport.SANDBOX,
         name="@brightwave (sandbox)",
     )
@@ -323,11 +323,12 @@ def test_moving_to_private_and_the_customer_writing_on_the_case_page(
     browser: Any, live_hubbub: RunningServer, committed_cast: Cast
 ) -> None:
     cast = committed_cast
-    sandbox(cast)  # stands in for Bluesky: no direct messages, so the case link
+    sandbox(cast, "x")  # stands in for X: no direct messages Hubbub can start, so the case link
     conversation = arrives(
         cast,
         "tom.example",
         0,
+        platform="x",
         text="Charged twice this month!",
         author_name="Tom Reyes",
         team=cast.care,

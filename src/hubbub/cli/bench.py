@@ -16,6 +16,10 @@ BENCHES = {
     "pipeline": ("hubbub.cli.bench_pipeline", "accept → route: posts/s and per-stage latency"),
     "classify": ("hubbub.cli.bench_classify", "triage models on one core: posts/s, batch latency"),
     "inbox": ("hubbub.cli.bench_inbox", "inbox at 1M mentions: p95 per action, live delivery"),
+    "connectors": (
+        "hubbub.cli.bench_connectors",
+        "connectors: Jetstream events/s into the pipeline, polling requests/s",
+    ),
 }
 
 

@@ -17,6 +17,7 @@ from django.utils.module_loading import import_string
 from hubbub.connectors.base import Capabilities
 
 CONNECTORS: dict[str, str] = {
+    "bluesky": "hubbub.connectors.bluesky.connector",
     "mastodon": "hubbub.connectors.mastodon.connector",
     "reddit": "hubbub.connectors.reddit.connector",
     "hackernews": "hubbub.connectors.hackernews.connector",

@@ -99,10 +99,11 @@ class TestQueueing:
             outbound.send_reply(actor=cast.cara, conversation_id=conversation.pk, body="Hi")
 
     def test_private_messages_need_a_platform_that_has_them(self, cast: Cast) -> None:
+        # X replies go through the sandbox here, but Hubbub cannot start a DM on X.
         ChannelAccount.objects.create(
-            workspace=cast.brightwave, platform="bluesky", name="Live, no sender"
+            workspace=cast.brightwave, platform="x", transport=Transport.SANDBOX, name="X"
         )
-        conversation = conversation_of(cast)
+        conversation = arrives(cast, "tom", 0, platform="x", text="Router dead", team=cast.care)
         with pytest.raises(Conflict):
             outbound.send_reply(
                 actor=cast.cara, conversation_id=conversation.pk, body="DM", private=True

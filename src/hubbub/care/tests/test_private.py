@@ -35,12 +35,12 @@ def mastodon_account(cast: Cast) -> ChannelAccount:
 
 
 @pytest.fixture
-def bluesky_account(cast: Cast) -> ChannelAccount:
-    # Hubbub cannot start Bluesky direct messages yet; the sandbox, standing in
-    # for Bluesky, posts in public only too.
+def x_account(cast: Cast) -> ChannelAccount:
+    # Hubbub cannot start direct messages on X; the sandbox, standing in for X,
+    # posts in public only too.
     return ChannelAccount.objects.create(
         workspace=cast.brightwave,
-        platform="bluesky",
+        platform="x",
         transport=Transport.SANDBOX,
         name="@brightwave.example",
     )
@@ -108,9 +108,9 @@ class TestWithDirectMessages:
 
 class TestThroughTheCasePage:
     def test_the_invitation_carries_the_case_link_and_the_customer_answers_there(
-        self, cast: Cast, bluesky_account: ChannelAccount
+        self, cast: Cast, x_account: ChannelAccount
     ) -> None:
-        conversation = tom(cast, "bluesky")
+        conversation = tom(cast, "x")
         invitation = private.invitation_for(agent=cast.cara, conversation=conversation)
         assert not invitation.by_direct_message
         link = case_links.link_for(conversation)
@@ -155,9 +155,9 @@ class TestThroughTheCasePage:
         assert b"Thanks Tom, engineer booked." in again.content
 
     def test_the_customer_writing_reopens_a_case_waiting_on_them(
-        self, cast: Cast, bluesky_account: ChannelAccount
+        self, cast: Cast, x_account: ChannelAccount
     ) -> None:
-        conversation = tom(cast, "bluesky")
+        conversation = tom(cast, "x")
         Conversation.objects.filter(pk=conversation.pk).update(
             status=ConversationStatus.WAITING_CUSTOMER
         )
@@ -167,9 +167,9 @@ class TestThroughTheCasePage:
         assert conversation.status == ConversationStatus.OPEN
 
     def test_an_empty_or_flooding_customer_gets_a_clear_answer_and_keeps_the_text(
-        self, cast: Cast, bluesky_account: ChannelAccount
+        self, cast: Cast, x_account: ChannelAccount
     ) -> None:
-        conversation = tom(cast, "bluesky")
+        conversation = tom(cast, "x")
         token = case_links.token_for(conversation)
         customer = Client()
         empty = customer.post(reverse("care:case", args=[token]), {"body": "  "})
@@ -186,10 +186,10 @@ class TestThroughTheCasePage:
 
 
 def test_only_the_browser_that_wrote_first_reads_the_private_thread(
-    cast: Cast, bluesky_account: ChannelAccount
+    cast: Cast, x_account: ChannelAccount
 ) -> None:
     """The link may travel in a public reply: holding it is not enough to read private words."""
-    conversation = tom(cast, "bluesky")
+    conversation = tom(cast, "x")
     token = case_links.token_for(conversation)
     url = reverse("care:case", args=[token])
     customer, stranger = Client(), Client()

@@ -108,3 +108,50 @@ def test_an_instance_on_a_private_address_is_refused_for_good() -> None:
     with pytest.raises(SendError, match="private address") as failed:
         send(private, reply())
     assert not failed.value.transient
+
+
+def test_a_reply_to_a_status_uri_is_threaded_under_the_brand_instance_s_id_for_it(
+    mastodon: FakeMastodon,
+) -> None:
+    customer = mastodon.status("@brightwave my router died", user="tom", domain="m.example")
+    mastodon.remote[customer["uri"]] = customer  # not seen here yet: resolving fetches it
+    delivered = send(account(mastodon), reply(in_reply_to=customer["uri"]))
+    (lookup,) = mastodon.requests_to("/api/v2/search")
+    assert lookup.query["q"] == [customer["uri"]]
+    assert lookup.query["resolve"] == ["true"]
+    assert lookup.query["type"] == ["statuses"]
+    assert lookup.headers["Authorization"] == f"Bearer {TOKEN}"
+    local = next(s for s in mastodon.known if s["uri"] == customer["uri"])
+    assert local["id"] != customer["id"]
+    (request,) = mastodon.posted()
+    assert request.body["in_reply_to_id"] == local["id"]
+    assert delivered.external_id == "113000000000000001"
+
+
+def test_a_retried_reply_to_a_uri_still_posts_once(mastodon: FakeMastodon) -> None:
+    customer = mastodon.publish(mastodon.status("@brightwave still no signal", user="ann"))
+    first = send(account(mastodon), reply(in_reply_to=customer["uri"]))
+    again = send(account(mastodon), reply(in_reply_to=customer["uri"]))
+    assert first == again
+    assert len(mastodon.statuses) == 1
+    assert [r.body["in_reply_to_id"] for r in mastodon.posted()] == [customer["id"]] * 2
+
+
+def test_a_post_the_instance_cannot_find_is_not_answered_now_but_may_be_later(
+    mastodon: FakeMastodon,
+) -> None:
+    gone = "https://m.example/users/tom/statuses/110000000000000999"
+    with pytest.raises(SendError, match="could not find the post being answered") as failed:
+        send(account(mastodon), reply(in_reply_to=gone))
+    assert failed.value.transient
+    assert mastodon.posted() == []
+
+
+def test_resolving_with_a_stale_token_asks_for_the_account_to_be_reconnected(
+    mastodon: FakeMastodon,
+) -> None:
+    uri = "https://m.example/users/tom/statuses/110000000000000999"
+    with pytest.raises(SendError, match="Reconnect the account") as failed:
+        send(account(mastodon, secret="stale"), reply(in_reply_to=uri))
+    assert not failed.value.transient
+    assert mastodon.posted() == []
