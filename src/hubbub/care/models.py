@@ -76,7 +76,8 @@ class Conversation(models.Model):
     customer_followers = models.PositiveIntegerField(null=True, blank=True)
     # The customer's profile as their platform last told it (following, posts,
     # verified, created_at, fetched_at, the platform's own figures).
-    customer_profile = models.JSONField(default=dict, blank=True)
+    # db_default too: the bench loader (COPY) and other bulk writers leave it out.
+    customer_profile = models.JSONField(default=dict, db_default={}, blank=True)
     assignee = models.ForeignKey(
         User,
         on_delete=models.SET_NULL,

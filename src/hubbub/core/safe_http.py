@@ -23,6 +23,7 @@ import ipaddress
 import json
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -502,14 +503,21 @@ def _translating_errors(target: _Target, deadline: _Deadline) -> Iterator[None]:
         raise FetchFailed(f"Could not fetch from {target.url.host}: {error}") from error
 
 
+_contexts = threading.local()
+
+
 def _tls_context() -> ssl.SSLContext:
     """The certificate authorities fetches trust: httpx's default (certifi).
 
-    A new context for every client, as httpx makes by default: httpcore sets
-    ALPN on the context for each connection, which is not safe on a context
-    shared between threads. Tests replace this to trust their own certificate.
+    One context per thread: httpcore sets ALPN on the context for each
+    connection, which is not safe on a context shared between threads, and
+    loading the certificate bundle anew costs tens of milliseconds a request.
+    Tests replace this to trust their own certificate.
     """
-    return httpx.create_ssl_context()
+    context: ssl.SSLContext | None = getattr(_contexts, "context", None)
+    if context is None:
+        context = _contexts.context = httpx.create_ssl_context()
+    return context
 
 
 def _redirect_location(method: str, response: httpx.Response) -> str | None:

@@ -137,7 +137,9 @@ def accept_posts(*, source_id: int, posts: Sequence[RawPost], cursor: str) -> Ac
         )
     known = set(
         InboundPost.objects.filter(
+            # All three, so the unique index (workspace, platform, external_id) answers.
             workspace_id=source.workspace_id,
+            platform__in={platform for platform, _ in unique},
             external_id__in=[external_id for _, external_id in unique],
         ).values_list("platform", "external_id")
     )

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -387,6 +388,15 @@ def send(account: Account, outgoing: Outgoing) -> Delivered:
         ) from error
 
 
+_LONE_NEWLINE = re.compile(r"(?<!\n)\n(?!\n)")
+
+
+def markdown_lines(text: str) -> str:
+    """The text with its line breaks kept on Reddit, whose Markdown joins lines unless they
+    end in two spaces (the agent's signature would otherwise run on after the last word)."""
+    return _LONE_NEWLINE.sub("  \n", text)
+
+
 def _reply(client: RedditClient, sent: SentLog, outgoing: Outgoing) -> Delivered:
     parent = outgoing.in_reply_to.strip()
     if not parse.FULLNAME.match(parent) or parent[:3] not in ("t1_", "t3_", "t4_"):
@@ -395,19 +405,18 @@ def _reply(client: RedditClient, sent: SentLog, outgoing: Outgoing) -> Delivered
             transient=False,
         )
     _check_text(outgoing.text)
+    text = markdown_lines(outgoing.text)
     key = outgoing.idempotency_key
     earlier = sent.find(key)
     if earlier is not None:
         return earlier
     if sent.attempted(key):
-        found = _own_reply(client, parent, outgoing.text)
+        found = _own_reply(client, parent, text)
         if found is not None:
             sent.delivered(key, found)
             return found
     sent.attempt(key)
-    body = client.post(
-        "/api/comment", {"api_type": "json", "thing_id": parent, "text": outgoing.text}
-    )
+    body = client.post("/api/comment", {"api_type": "json", "thing_id": parent, "text": text})
     _raise_for(parse.api_errors(body), recipient=outgoing.recipient_handle)
     delivered = _created_thing(body)
     sent.delivered(key, delivered)
@@ -421,24 +430,25 @@ def _send_message(client: RedditClient, sent: SentLog, outgoing: Outgoing) -> De
             f"{outgoing.recipient_handle[:40]!r} is not a Reddit user name.", transient=False
         )
     _check_text(outgoing.text)
+    text = markdown_lines(outgoing.text)
     key = outgoing.idempotency_key
     earlier = sent.find(key)
     if earlier is not None:
         return earlier
     if sent.attempted(key):
-        found = _own_message(client, to, outgoing.text)
+        found = _own_message(client, to, text)
         if found is not None:
             sent.delivered(key, found)
             return found
     sent.attempt(key)
     body = client.post(
         "/api/compose",
-        {"api_type": "json", "to": to, "subject": PM_SUBJECT, "text": outgoing.text},
+        {"api_type": "json", "to": to, "subject": PM_SUBJECT, "text": text},
     )
     _raise_for(parse.api_errors(body), recipient=to)
     # /api/compose answers only "no errors"; the sent folder names the message.
     try:
-        delivered = _own_message(client, to, outgoing.text) or Delivered(external_id="")
+        delivered = _own_message(client, to, text) or Delivered(external_id="")
     except ConnectorError:
         delivered = Delivered(external_id="")
     sent.delivered(key, delivered)

@@ -52,6 +52,14 @@ def test_a_reply_posts_thing_id_text_and_api_type_as_the_signed_in_app(
     )
 
 
+def test_the_signature_keeps_its_own_line_in_reddit_markdown(reddit: FakeReddit) -> None:
+    parent = customer_comment(reddit)
+    connector.send(account(reddit), reply(parent, text="Sorry, Maya.\n\nWhich street?\n– Cara"))
+    (request,) = reddit.requests_to("/api/comment")
+    # Markdown joins lines that do not end in two spaces; paragraphs stay paragraphs.
+    assert request.form["text"] == "Sorry, Maya.\n\nWhich street?  \n– Cara"
+
+
 @pytest.mark.parametrize(
     ("wording", "seconds"),
     [

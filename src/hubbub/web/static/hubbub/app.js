@@ -379,9 +379,7 @@
     var active = document.activeElement;
     return page.contains(active) && isTyping(active) && !active.closest("[hx-preserve]");
   }
-  body.addEventListener("hubbub:conversation_changed", function (event) {
-    var page = document.querySelector("[data-live-conversation]");
-    if (!page || String(event.detail.conversation_id) !== page.getAttribute("data-live-conversation")) return;
+  function refreshConversation(page) {
     // Someone typing in the side panel keeps what they typed: refresh when they leave
     // the field. (The composer is preserved across refreshes: typing there is safe.)
     if (typingInRefreshedPart(page)) {
@@ -389,6 +387,18 @@
       return;
     }
     if (window.htmx) window.htmx.trigger(page, "conversation-refresh");
+  }
+  body.addEventListener("hubbub:conversation_changed", function (event) {
+    var page = document.querySelector("[data-live-conversation]");
+    if (!page || String(event.detail.conversation_id) !== page.getAttribute("data-live-conversation")) return;
+    refreshConversation(page);
+  });
+  // The customer's next post joins the open conversation: it shows without a reload.
+  body.addEventListener("hubbub:conversations_arrived", function (event) {
+    var page = document.querySelector("[data-live-conversation]");
+    var ids = (event.detail && event.detail.conversation_ids) || [];
+    if (!page || ids.map(String).indexOf(page.getAttribute("data-live-conversation")) === -1) return;
+    refreshConversation(page);
   });
   document.addEventListener("focusout", function (event) {
     var page = document.querySelector("[data-live-conversation][data-stale]");
