@@ -18,6 +18,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from django.db import transaction
+
 from hubbub.connectors.base import Batch, ConnectorError, SourceConfig
 from hubbub.connectors.http import backoff_seconds
 from hubbub.core import clock
@@ -65,8 +67,12 @@ def credentials_of(stored: str) -> dict[str, str]:
     return {str(key): str(item) for key, item in value.items() if item is not None}
 
 
+@transaction.atomic
 def store_batch(config: SourceConfig, batch: Batch) -> int:
-    """Accept the batch's posts and cursor, keep its rejected items; returns how many were new."""
+    """Accept the batch's posts and cursor, keep its rejected items; returns how many were new.
+
+    One transaction: the cursor never passes a rejected item that was not kept.
+    """
     new = 0
     if batch.posts or batch.cursor != config.cursor:
         new = services.accept_posts(

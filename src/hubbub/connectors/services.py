@@ -69,6 +69,22 @@ def _secret(schema: ChannelSchema, typed: Mapping[str, str], stored: str) -> str
     return schema.secret_of(values)
 
 
+def _check_credentials_go_where_they_went(
+    schema: ChannelSchema, account: ChannelAccount, base_url: str, typed: Mapping[str, str]
+) -> None:
+    """A changed address needs every stored credential typed again (see
+    listening.sources): the saved secret is never sent somewhere new."""
+    if not account.secret or account.base_url == base_url:
+        return
+    missing = [spec for spec in schema.credentials if not (typed.get(spec.name) or "").strip()]
+    if missing:
+        raise ValidationFailed(
+            f"{schema.base_url.label} changed: type the credentials again ({missing[0].label} "
+            "first), so that they are only sent where you mean them to go.",
+            field="base_url",
+        )
+
+
 def _managed(actor: User, account_id: int) -> ChannelAccount:
     permissions.check_can_manage_sources(actor)
     try:
@@ -99,9 +115,11 @@ def save_channel_account(
     else:
         account = _managed(actor, account_id)
         schema = channel_schema(account.platform)
+    base_url = _base_url(schema, given.base_url)
+    _check_credentials_go_where_they_went(schema, account, base_url, given.credentials)
     account.name = name
     account.handle = given.handle.strip().lstrip("@")[:255]
-    account.base_url = _base_url(schema, given.base_url)
+    account.base_url = base_url
     account.secret = _secret(schema, given.credentials, account.secret)
     account.transport = given.transport
     try:
@@ -122,16 +140,24 @@ def check_channel_account(
     """Sign in with what the form holds (stored credentials fill the blanks)."""
     permissions.check_can_manage_sources(actor)
     stored, platform = "", given.platform
+    account: ChannelAccount | None = None
     if account_id is not None:
         with transaction.atomic():
             account = _managed(actor, account_id)
         stored, platform = account.secret, account.platform
     schema = channel_schema(platform)
+    if account is not None:
+        _check_credentials_go_where_they_went(
+            schema, account, _base_url(schema, given.base_url), given.credentials
+        )
     config = SourceConfig(
         source_id=0,
         workspace_id=accounts.workspace_id_of(actor),
         kind=platform,
-        settings={schema.base_url_setting: _base_url(schema, given.base_url)},
+        settings={
+            **schema.check_settings,
+            schema.base_url_setting: _base_url(schema, given.base_url),
+        },
         credentials=schema.credentials_of(_secret(schema, given.credentials, stored)),
         cursor="",
     )

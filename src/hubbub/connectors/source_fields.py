@@ -250,6 +250,9 @@ class ChannelSchema:
     base_url_setting: str
     handle: SourceField
     credentials: tuple[SourceField, ...]
+    # Settings under which the connector's check() only signs in: an account to answer
+    # from has no listening settings of its own.
+    check_settings: dict[str, str] = field(default_factory=dict)
 
     def secret_of(self, values: dict[str, str]) -> str:
         """One credential is stored as it is (a token); several as a JSON object."""
@@ -282,11 +285,13 @@ CHANNEL_SCHEMAS: dict[str, ChannelSchema] = {
             "handle", "Handle", help="How customers see the brand: brand.bsky.social."
         ),
         credentials=SCHEMAS["bluesky"].credentials,
+        check_settings={"mode": "mentions"},
     ),
     "mastodon": ChannelSchema(
         title="Mastodon",
         base_url=_setting("mastodon", "instance"),
         base_url_setting="instance",
+        check_settings={"mode": "mentions"},
         handle=SourceField("handle", "Account", help="The brand's account there: brightwave."),
         credentials=(
             SourceField(
@@ -304,5 +309,6 @@ CHANNEL_SCHEMAS: dict[str, ChannelSchema] = {
         base_url_setting="api_base",
         handle=SourceField("handle", "Reddit user", help="Without u/."),
         credentials=SCHEMAS["reddit"].credentials,
+        check_settings={"mode": "search", "query": "sign-in check"},
     ),
 }

@@ -108,6 +108,37 @@ def _credentials(schema: SourceSchema, typed: Mapping[str, str], stored: str) ->
     return json.dumps({name: value for name, value in kept.items() if name in names})
 
 
+def _check_credentials_go_where_they_went(
+    schema: SourceSchema,
+    *,
+    before: Mapping[str, object],
+    after: Mapping[str, object],
+    typed: Mapping[str, str],
+    stored: str,
+) -> None:
+    """Stored credentials are never sent to an address they were not saved for.
+
+    When an address changes (a server, an API), every stored credential must be
+    typed again: otherwise whoever changes the address could have the saved
+    password sent wherever they like, by testing or saving.
+    """
+    moved = [
+        spec.label
+        for spec in schema.settings
+        if spec.kind == FieldKind.URL and before.get(spec.name) != after.get(spec.name)
+    ]
+    kept = polling.credentials_of(stored)
+    missing = [
+        spec for spec in schema.credentials if kept.get(spec.name) and not typed.get(spec.name)
+    ]
+    if moved and missing:
+        raise ValidationFailed(
+            f"{moved[0]} changed: type the credentials again ({missing[0].label} first), "
+            "so that they are only sent where you mean them to go.",
+            field=missing[0].name,
+        )
+
+
 def _managed(actor: User, source_id: int) -> Source:
     permissions.check_can_manage_sources(actor)
     try:
@@ -138,6 +169,13 @@ def save_source(*, actor: User, given: SourceInput, source_id: int | None = None
     source = _managed(actor, source_id)
     schema = schema_of(source.kind)
     settings = clean_settings(schema, given.settings)
+    _check_credentials_go_where_they_went(
+        schema,
+        before=source.settings or {},
+        after=settings,
+        typed=given.credentials,
+        stored=source.credentials,
+    )
     reading = {k: v for k, v in settings.items() if k not in _PACE_ONLY}
     was_reading = {k: v for k, v in (source.settings or {}).items() if k not in _PACE_ONLY}
     if reading != was_reading:
@@ -157,16 +195,22 @@ def check_source(*, actor: User, given: SourceInput, source_id: int | None = Non
     permissions.check_can_manage_sources(actor)
     stored = ""
     kind = given.kind
+    before: Mapping[str, object] = {}
     if source_id is not None:
         with transaction.atomic():
             source = _managed(actor, source_id)
-        stored, kind = source.credentials, source.kind
+        stored, kind, before = source.credentials, source.kind, source.settings or {}
     schema = schema_of(kind)
+    settings = clean_settings(schema, given.settings)
+    if source_id is not None:
+        _check_credentials_go_where_they_went(
+            schema, before=before, after=settings, typed=given.credentials, stored=stored
+        )
     config = SourceConfig(
         source_id=source_id or 0,
         workspace_id=accounts.workspace_id_of(actor),
         kind=kind,
-        settings=clean_settings(schema, given.settings),
+        settings=settings,
         credentials=polling.credentials_of(_credentials(schema, given.credentials, stored)),
         cursor="",
     )

@@ -108,7 +108,7 @@ class Client:
         self.service = (service or DEFAULT_SERVICE).rstrip("/")
         self.identifier = identifier.lstrip("@")
         self._password = app_password
-        self._key = session_key("bluesky", self.service, self.identifier)
+        self._key = session_key("bluesky", self.service, self.identifier, secret=app_password)
         self._session: Session | None = None
         self.budget: RateBudget | None = None
 

@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -166,8 +166,26 @@ def opened(url: str, token: str) -> Iterator[httpx.Response]:
                     raise _refusal(response, token)
                 yield response
                 return
-        url = urljoin(url, location)
+        target = urljoin(url, location)
+        if token and not may_carry_token(url, target):
+            raise ConnectorError(
+                f"Mastodon's stream redirected to {urlsplit(target).hostname}: Hubbub does not "
+                "send the access token to another site or over plain http.",
+                transient=False,
+                code="unsafe_redirect",
+            )
+        url = target
     raise ConnectorError("Mastodon's stream redirected too many times.", transient=False)
+
+
+def may_carry_token(origin: str, target: str) -> bool:
+    """Whether the token may follow a redirect: never from https to http, and only to the
+    same host or one under it (mastodon.social → streaming.mastodon.social)."""
+    before, after = urlsplit(origin), urlsplit(target)
+    if before.scheme == "https" and after.scheme != "https":
+        return False
+    host, new_host = (before.hostname or "").lower(), (after.hostname or "").lower()
+    return bool(host) and (new_host == host or new_host.endswith("." + host))
 
 
 @contextmanager

@@ -103,7 +103,13 @@ class Login:
 
     @property
     def token_key(self) -> str:
-        return session_key("reddit", self.auth_base, f"{self.client_id}:{self.username}")
+        # The token goes to api_base: both addresses and the secrets are part of the key.
+        return session_key(
+            "reddit",
+            f"{self.auth_base}|{self.api_base}",
+            f"{self.client_id}:{self.username}",
+            secret=f"{self.client_secret}:{self.password}",
+        )
 
 
 class RedditClient:

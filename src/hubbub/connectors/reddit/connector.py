@@ -46,7 +46,7 @@ from hubbub.connectors.base import (
 from hubbub.connectors.outbound import Account, Delivered, Outgoing, SendError, Visibility
 from hubbub.connectors.reddit import parse
 from hubbub.connectors.reddit.client import Login, RedditClient
-from hubbub.connectors.sessions import load_session, save_session, session_key
+from hubbub.connectors.sessions import load_session, session_key, update_session
 from hubbub.core import clock
 from hubbub.listening.types import RawPost, Rejection
 
@@ -575,7 +575,12 @@ class SentLog:
     """
 
     def __init__(self, login: Login) -> None:
-        self.key = session_key("reddit", login.api_base, f"{login.username}:sent")
+        self.key = session_key(
+            "reddit",
+            login.api_base,
+            f"{login.username}:sent",
+            secret=f"{login.client_secret}:{login.password}",
+        )
 
     def _entries(self) -> dict[str, Any]:
         kept = load_session(self.key) or {}
@@ -602,11 +607,17 @@ class SentLog:
         if not key:
             return
         oldest = clock.now().timestamp() - SENT_KEPT_DAYS * 86400
-        entries = {
-            name: value
-            for name, value in self._entries().items()
-            if isinstance(value, dict) and _number(value.get("at")) and value["at"] >= oldest
-        }
-        entries[key] = entry
-        newest = sorted(entries.items(), key=lambda pair: -float(pair[1]["at"]))[:MAX_SENT_KEPT]
-        save_session(self.key, {"sent": dict(newest)})
+
+        def with_entry(kept: dict[str, Any]) -> dict[str, Any]:
+            earlier = kept.get("sent")
+            entries = {
+                name: value
+                for name, value in (earlier if isinstance(earlier, dict) else {}).items()
+                if isinstance(value, dict) and _number(value.get("at")) and value["at"] >= oldest
+            }
+            entries[key] = entry
+            newest = sorted(entries.items(), key=lambda pair: -float(pair[1]["at"]))
+            return {"sent": dict(newest[:MAX_SENT_KEPT])}
+
+        # Under the session row's lock: two workers sending as one account keep both keys.
+        update_session(self.key, with_entry)

@@ -121,3 +121,31 @@ def test_the_secret_never_comes_back_to_the_page(cast: Cast) -> None:
     listing = client.get(reverse("connectors:channels")).content.decode()
     assert "Brightwave on Mastodon" in listing
     assert "In use" in listing
+
+
+def test_test_sign_in_signs_in_on_the_platform(cast: Cast, settings: object) -> None:
+    from hubbub.connectors.bluesky.tests.fake import APP_PASSWORD, BRAND_HANDLE, running_bluesky
+
+    settings.HUBBUB_SAFE_HTTP_ALLOW = ["127.0.0.0/8"]  # type: ignore[attr-defined]
+    with running_bluesky() as fake:
+        given = services.ChannelInput(
+            platform="bluesky",
+            name="Brightwave on Bluesky",
+            handle=BRAND_HANDLE,
+            base_url=fake.url,
+            credentials={"identifier": BRAND_HANDLE, "app_password": APP_PASSWORD},
+        )
+        said = services.check_channel_account(actor=cast.ada, given=given)
+    assert said == f"Signed in as @{BRAND_HANDLE}"
+
+
+def test_a_changed_address_needs_the_credentials_again(cast: Cast) -> None:
+    account = services.save_channel_account(actor=cast.ada, given=mastodon())
+    moved = mastodon(base_url="https://93.184.215.15", access_token="")
+    with pytest.raises(ValidationFailed, match="type the credentials again"):
+        services.save_channel_account(actor=cast.ada, given=moved, account_id=account.pk)
+    with pytest.raises(ValidationFailed, match="type the credentials again"):
+        services.check_channel_account(actor=cast.ada, given=moved, account_id=account.pk)
+    retyped = mastodon(base_url="https://93.184.215.15", access_token="token-two")
+    changed = services.save_channel_account(actor=cast.ada, given=retyped, account_id=account.pk)
+    assert (changed.base_url, changed.secret) == ("https://93.184.215.15", "token-two")

@@ -226,3 +226,23 @@ def test_the_detail_page_lists_rejected_items_escaped(cast: Cast) -> None:
     assert "Not JSON" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "<img src=x" not in page
+
+
+def test_saved_credentials_never_follow_a_changed_address(cast: Cast) -> None:
+    source = sources.save_source(actor=cast.ada, given=mastodon(hashtag="brightwave"))
+    elsewhere = sources.SourceInput(
+        name="Mastodon #brightwave",
+        kind="mastodon",
+        settings={"instance": "http://127.0.0.2:8080", "mode": "hashtag", "hashtag": "brightwave"},
+        credentials={"access_token": ""},
+    )
+    with pytest.raises(ValidationFailed, match="type the credentials again") as refused:
+        sources.save_source(actor=cast.ada, given=elsewhere, source_id=source.pk)
+    assert refused.value.field == "access_token"
+    with pytest.raises(ValidationFailed, match="type the credentials again"):
+        sources.check_source(actor=cast.ada, given=elsewhere, source_id=source.pk)
+    retyped = sources.SourceInput(
+        elsewhere.name, "mastodon", elsewhere.settings, {"access_token": "token-for-there"}
+    )
+    moved = sources.save_source(actor=cast.ada, given=retyped, source_id=source.pk)
+    assert json.loads(moved.credentials) == {"access_token": "token-for-there"}

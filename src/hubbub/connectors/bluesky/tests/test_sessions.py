@@ -114,3 +114,12 @@ def test_sign_in_under_a_rate_limit_is_transient(bluesky: FakeBluesky) -> None:
     assert failed.value.transient
     assert failed.value.retry_after_seconds is not None
     assert 200 < failed.value.retry_after_seconds <= 240
+
+
+def test_a_kept_session_is_never_lent_to_someone_with_another_password(
+    bluesky: FakeBluesky,
+) -> None:
+    """A handle is public: knowing it must not be enough to use the brand's session."""
+    assert connector.check(config(bluesky)).startswith("Signed in as")
+    with pytest.raises(AuthenticationFailed):
+        connector.check(config(bluesky, password="someone-elses-guess"))

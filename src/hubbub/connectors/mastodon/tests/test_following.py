@@ -198,3 +198,13 @@ def test_a_stream_stops_between_heartbeats_when_told_to(
     with following:
         wait_for(lambda: mastodon.connected_streams() == 1, "the stream to connect")
     assert not following.thread.is_alive()
+
+
+def test_the_token_follows_a_redirect_only_to_the_same_site_over_https() -> None:
+    from hubbub.connectors.mastodon.stream import may_carry_token
+
+    origin = "https://mastodon.social/api/v1/streaming/hashtag?tag=brightwave"
+    assert may_carry_token(origin, "https://streaming.mastodon.social/api/v1/streaming/hashtag")
+    assert not may_carry_token(origin, "http://streaming.mastodon.social/api/v1/streaming")
+    assert not may_carry_token(origin, "https://mastodon.social.evil.example/api/v1/streaming")
+    assert not may_carry_token(origin, "https://evil.example/api/v1/streaming")
