@@ -85,6 +85,7 @@ def replay_source(
         result = services.accept_posts(source_id=source.pk, posts=posts, cursor=str(cursor))
         if problems:
             services.record_source_problems(source_id=source.pk, problems=problems)
+        services.record_source_read(source_id=source.pk)  # "last read" on the sources page
         read += len(chunk)
         accepted += result.new
         repeated += result.repeated

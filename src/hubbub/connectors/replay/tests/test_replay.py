@@ -115,6 +115,7 @@ def test_a_replay_accepts_skips_bad_records_and_resumes(cast: Cast, tmp_path: Pa
     source.refresh_from_db()
     assert (source.cursor, source.accepted_count, source.error_count) == ("7", 6, 1)
     assert "no text" in source.last_error
+    assert source.last_read_at is not None  # shown on Settings › Sources
     assert InboundPost.objects.count() == 6
 
 
