@@ -19,7 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import json as jsonlib
 import random
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -63,7 +64,7 @@ def call(
     ok: Collection[int] = (200,),
 ) -> safe_http.SafeResponse:
     """One request; the response if its status is in `ok`, else a ConnectorError."""
-    try:
+    with fetch_errors(platform):
         response = safe_http.request(
             method,
             url,
@@ -74,6 +75,17 @@ def call(
             max_bytes=max_bytes,
             allow_hosts=allow_hosts,
         )
+    if response.status_code in ok:
+        return response
+    raise error_for(response, platform=platform)
+
+
+@contextmanager
+def fetch_errors(platform: str) -> Iterator[None]:
+    """safe_http's errors as ConnectorErrors: an address Hubbub will not fetch and a flood
+    are permanent; the rest (timeouts, refused connections, resets) may pass."""
+    try:
+        yield
     except safe_http.UnsafeUrl as error:
         raise ConnectorError(error.message, transient=False, code="unsafe_url") from error
     except safe_http.ResponseTooLarge as error:
@@ -82,9 +94,6 @@ def call(
         raise ConnectorError(
             f"{platform} did not answer: {error.message}", transient=True, code="unreachable"
         ) from error
-    if response.status_code in ok:
-        return response
-    raise error_for(response, platform=platform)
 
 
 def error_for(response: safe_http.SafeResponse, *, platform: str) -> ConnectorError:

@@ -97,14 +97,20 @@ def interval_of(config: SourceConfig, default: float = POLL_SECONDS) -> float:
     return max(MIN_POLL_SECONDS, seconds)
 
 
-def record_failure(config: SourceConfig, error: ConnectorError, failures: int) -> float | None:
+def record_failure(
+    config: SourceConfig,
+    error: ConnectorError,
+    failures: int,
+    *,
+    backoff: Callable[[int, float | None], float] = backoff_seconds,
+) -> float | None:
     """Note a failed read; the seconds to wait before the next, or None to stop."""
     if not error.transient:
         services.record_source_failure(
             source_id=config.source_id, message=error.message, retry_at=None, permanent=True
         )
         return None
-    wait = backoff_seconds(failures, error.retry_after_seconds)
+    wait = backoff(failures, error.retry_after_seconds)
     services.record_source_failure(
         source_id=config.source_id,
         message=error.message,

@@ -8,7 +8,7 @@ replies go out from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -19,7 +19,7 @@ from hubbub.accounts.models import User
 from hubbub.connectors.base import ConnectorError, SourceConfig
 from hubbub.connectors.models import ChannelAccount, Transport
 from hubbub.connectors.registry import capabilities_of, connector_for
-from hubbub.connectors.source_fields import CHANNEL_SCHEMAS, ChannelSchema
+from hubbub.connectors.source_fields import CHANNEL_SCHEMAS, ChannelSchema, SourceField
 from hubbub.core import safe_http
 from hubbub.core.errors import Conflict, HubbubError, NotFound, ValidationFailed
 
@@ -69,20 +69,43 @@ def _secret(schema: ChannelSchema, typed: Mapping[str, str], stored: str) -> str
     return schema.secret_of(values)
 
 
+def require_credentials_retyped(
+    *,
+    moved: str,
+    credentials: Sequence[SourceField],
+    stored: Mapping[str, str],
+    typed: Mapping[str, str],
+    field: str | None = None,
+) -> None:
+    """Stored credentials are never sent to an address they were not saved for.
+
+    `moved` names the address that changed ("" when none did). Then every
+    stored credential must be typed again: otherwise whoever changes the address
+    could have the saved secret sent wherever they like, by testing or saving.
+    """
+    missing = [
+        spec
+        for spec in credentials
+        if stored.get(spec.name) and not (typed.get(spec.name) or "").strip()
+    ]
+    if moved and missing:
+        raise ValidationFailed(
+            f"{moved} changed: type the credentials again ({missing[0].label} first), "
+            "so that they are only sent where you mean them to go.",
+            field=field or missing[0].name,
+        )
+
+
 def _check_credentials_go_where_they_went(
     schema: ChannelSchema, account: ChannelAccount, base_url: str, typed: Mapping[str, str]
 ) -> None:
-    """A changed address needs every stored credential typed again (see
-    listening.sources): the saved secret is never sent somewhere new."""
-    if not account.secret or account.base_url == base_url:
-        return
-    missing = [spec for spec in schema.credentials if not (typed.get(spec.name) or "").strip()]
-    if missing:
-        raise ValidationFailed(
-            f"{schema.base_url.label} changed: type the credentials again ({missing[0].label} "
-            "first), so that they are only sent where you mean them to go.",
-            field="base_url",
-        )
+    require_credentials_retyped(
+        moved=schema.base_url.label if account.base_url != base_url else "",
+        credentials=schema.credentials,
+        stored=schema.credentials_of(account.secret),
+        typed=typed,
+        field="base_url",
+    )
 
 
 def _managed(actor: User, account_id: int) -> ChannelAccount:

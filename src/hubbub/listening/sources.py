@@ -20,6 +20,7 @@ from hubbub.accounts.models import User
 from hubbub.connectors import polling
 from hubbub.connectors.base import ConnectorError, SourceConfig
 from hubbub.connectors.registry import CONNECTORS, connector_for
+from hubbub.connectors.services import require_credentials_retyped
 from hubbub.connectors.source_fields import FieldKind, SourceField, SourceSchema, schema_for
 from hubbub.core import safe_http
 from hubbub.core.errors import Conflict, HubbubError, NotFound, ValidationFailed
@@ -116,27 +117,19 @@ def _check_credentials_go_where_they_went(
     typed: Mapping[str, str],
     stored: str,
 ) -> None:
-    """Stored credentials are never sent to an address they were not saved for.
-
-    When an address changes (a server, an API), every stored credential must be
-    typed again: otherwise whoever changes the address could have the saved
-    password sent wherever they like, by testing or saving.
-    """
+    """A changed address needs the stored credentials typed again (see
+    connectors.services.require_credentials_retyped)."""
     moved = [
         spec.label
         for spec in schema.settings
         if spec.kind == FieldKind.URL and before.get(spec.name) != after.get(spec.name)
     ]
-    kept = polling.credentials_of(stored)
-    missing = [
-        spec for spec in schema.credentials if kept.get(spec.name) and not typed.get(spec.name)
-    ]
-    if moved and missing:
-        raise ValidationFailed(
-            f"{moved[0]} changed: type the credentials again ({missing[0].label} first), "
-            "so that they are only sent where you mean them to go.",
-            field=missing[0].name,
-        )
+    require_credentials_retyped(
+        moved=moved[0] if moved else "",
+        credentials=schema.credentials,
+        stored=polling.credentials_of(stored),
+        typed=typed,
+    )
 
 
 def _managed(actor: User, source_id: int) -> Source:

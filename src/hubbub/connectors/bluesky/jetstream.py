@@ -60,8 +60,7 @@ from hubbub.connectors.base import (
     write_cursor,
 )
 from hubbub.connectors.http import backoff_seconds, url_with
-from hubbub.core import clock, safe_http
-from hubbub.listening import services
+from hubbub.core import safe_http
 from hubbub.listening.types import RawPost, Rejection
 
 logger = logging.getLogger(__name__)
@@ -177,7 +176,7 @@ class JetstreamFollower:
             except ConnectorError as error:
                 failures = 1 if self.received > received_before else failures + 1
                 logger.warning("source %s: %s", self.source_id, error.message)
-                wait = self._record_failure(config, error, failures)
+                wait = polling.record_failure(config, error, failures, backoff=self.backoff)
                 if wait is None:
                     return
                 stop.wait(wait)
@@ -217,24 +216,6 @@ class JetstreamFollower:
         self.accepted += new
         self.rejected += len(batch.batch.rejected)
         return _with_cursor(config, batch.batch.cursor)
-
-    def _record_failure(
-        self, config: SourceConfig, error: ConnectorError, failures: int
-    ) -> float | None:
-        """Note the failure on the source; seconds to wait before reconnecting, or None to stop."""
-        if not error.transient:
-            services.record_source_failure(
-                source_id=config.source_id, message=error.message, retry_at=None, permanent=True
-            )
-            return None
-        wait = self.backoff(failures, error.retry_after_seconds)
-        services.record_source_failure(
-            source_id=config.source_id,
-            message=error.message,
-            retry_at=clock.now() + dt.timedelta(seconds=wait),
-            permanent=False,
-        )
-        return wait
 
 
 # --- settings, cursor, URL ------------------------------------------------------

@@ -191,17 +191,13 @@ def may_carry_token(origin: str, target: str) -> bool:
 @contextmanager
 def _connected(url: str, token: str) -> Iterator[httpx.Response]:
     headers = {**client.auth_headers(token), "Accept": "text/event-stream"}
-    try:
-        with safe_http.stream(
+    with (
+        http.fetch_errors("Mastodon's stream"),
+        safe_http.stream(
             "GET", url, headers=headers, read_timeout=READ_TIMEOUT_SECONDS
-        ) as response:
-            yield response
-    except safe_http.UnsafeUrl as error:
-        raise ConnectorError(error.message, transient=False, code="unsafe_url") from error
-    except safe_http.FetchError as error:
-        raise ConnectorError(
-            f"Mastodon's stream did not answer: {error.message}", transient=True, code="unreachable"
-        ) from error
+        ) as response,
+    ):
+        yield response
 
 
 def _refusal(response: httpx.Response, token: str) -> ConnectorError:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -406,21 +407,13 @@ def _reply(client: RedditClient, sent: SentLog, outgoing: Outgoing) -> Delivered
         )
     _check_text(outgoing.text)
     text = markdown_lines(outgoing.text)
-    key = outgoing.idempotency_key
-    earlier = sent.find(key)
-    if earlier is not None:
-        return earlier
-    if sent.attempted(key):
-        found = _own_reply(client, parent, text)
-        if found is not None:
-            sent.delivered(key, found)
-            return found
-    sent.attempt(key)
-    body = client.post("/api/comment", {"api_type": "json", "thing_id": parent, "text": text})
-    _raise_for(parse.api_errors(body), recipient=outgoing.recipient_handle)
-    delivered = _created_thing(body)
-    sent.delivered(key, delivered)
-    return delivered
+
+    def post() -> Delivered:
+        body = client.post("/api/comment", {"api_type": "json", "thing_id": parent, "text": text})
+        _raise_for(parse.api_errors(body), recipient=outgoing.recipient_handle)
+        return _created_thing(body)
+
+    return _once(sent, outgoing.idempotency_key, lambda: _own_reply(client, parent, text), post)
 
 
 def _send_message(client: RedditClient, sent: SentLog, outgoing: Outgoing) -> Delivered:
@@ -431,26 +424,43 @@ def _send_message(client: RedditClient, sent: SentLog, outgoing: Outgoing) -> De
         )
     _check_text(outgoing.text)
     text = markdown_lines(outgoing.text)
-    key = outgoing.idempotency_key
+
+    def post() -> Delivered:
+        body = client.post(
+            "/api/compose",
+            {"api_type": "json", "to": to, "subject": PM_SUBJECT, "text": text},
+        )
+        _raise_for(parse.api_errors(body), recipient=to)
+        # /api/compose answers only "no errors"; the sent folder names the message.
+        try:
+            return _own_message(client, to, text) or Delivered(external_id="")
+        except ConnectorError:
+            return Delivered(external_id="")
+
+    return _once(sent, outgoing.idempotency_key, lambda: _own_message(client, to, text), post)
+
+
+def _once(
+    sent: SentLog,
+    key: str,
+    find_own: Callable[[], Delivered | None],
+    post: Callable[[], Delivered],
+) -> Delivered:
+    """Post at most once per idempotency key: Reddit has no such key of its own.
+
+    What was delivered is answered again; after an attempt whose outcome is
+    unknown, the brand's own message with that text counts as delivered.
+    """
     earlier = sent.find(key)
     if earlier is not None:
         return earlier
     if sent.attempted(key):
-        found = _own_message(client, to, text)
+        found = find_own()
         if found is not None:
             sent.delivered(key, found)
             return found
     sent.attempt(key)
-    body = client.post(
-        "/api/compose",
-        {"api_type": "json", "to": to, "subject": PM_SUBJECT, "text": text},
-    )
-    _raise_for(parse.api_errors(body), recipient=to)
-    # /api/compose answers only "no errors"; the sent folder names the message.
-    try:
-        delivered = _own_message(client, to, text) or Delivered(external_id="")
-    except ConnectorError:
-        delivered = Delivered(external_id="")
+    delivered = post()
     sent.delivered(key, delivered)
     return delivered
 
