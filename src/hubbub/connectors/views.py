@@ -45,11 +45,12 @@ def _form(
     *,
     platform: str,
     values: services.ChannelInput | ChannelAccount | None,
+    stored: ChannelAccount | None,
     error: HubbubError | None,
 ) -> dict[str, object]:
-    saved = (
-        set(schema.credentials_of(values.secret)) if isinstance(values, ChannelAccount) else set()
-    )
+    """The form as the template shows it: what was typed or saved, never a credential;
+    "saved" marks come from what is stored, whatever was typed."""
+    saved = set(schema.credentials_of(stored.secret)) if stored is not None else set()
     return {
         "schema": schema,
         "platform": platform,
@@ -105,7 +106,7 @@ def new_channel(request: HttpRequest, platform: str) -> HttpResponse:
         else:
             messages.success(request, f"Replies on {schema.title} now go out from {account.name}.")
             return redirect("connectors:channel", account_id=account.pk)
-    context = _form(schema, platform=platform, values=typed, error=error)
+    context = _form(schema, platform=platform, values=typed, stored=None, error=error)
     return render(
         request,
         "connectors/channel.html",
@@ -133,11 +134,7 @@ def channel_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         else:
             messages.success(request, "Saved.")
             return redirect("connectors:channel", account_id=account.pk)
-    context = _form(schema, platform=account.platform, values=values, error=error)
-    if error is not None:  # "saved" marks come from what is stored, not from the form
-        context["credential_fields"] = _form(
-            schema, platform=account.platform, values=account, error=None
-        )["credential_fields"]
+    context = _form(schema, platform=account.platform, values=values, stored=account, error=error)
     return render(
         request,
         "connectors/channel.html",
