@@ -240,15 +240,7 @@ def _poll_search(config: SourceConfig, client: Client) -> Batch:
     next_token = _next_token(body)
     # The server stops at `since`; a page older than that means it ignored `since`.
     more = bool(next_token and items and not reached_old and newest is not None)
-    _remember(state, seen, page)
-    _advance(state, page, more=more, token=next_token, since=since)
-    return Batch(
-        posts=page.posts,
-        cursor=write_cursor(state),
-        rejected=page.rejected,
-        more=more,
-        budget=client.budget,
-    )
+    return _batch(state, seen, page, more=more, token=next_token, since=since, client=client)
 
 
 def _poll_mentions(config: SourceConfig, client: Client) -> Batch:
@@ -273,15 +265,7 @@ def _poll_mentions(config: SourceConfig, client: Client) -> Batch:
     reached_old = reached_old or len(recent) < len(wanted)
     next_token = _next_token(body)
     more = bool(next_token and items and not reached_old and newest is not None)
-    _remember(state, seen, page)
-    _advance(state, page, more=more, token=next_token, since=since)
-    return Batch(
-        posts=page.posts,
-        cursor=write_cursor(state),
-        rejected=page.rejected,
-        more=more,
-        budget=client.budget,
-    )
+    return _batch(state, seen, page, more=more, token=next_token, since=since, client=client)
 
 
 def _older(item: object, since: dt.datetime | None) -> bool:
@@ -289,6 +273,28 @@ def _older(item: object, since: dt.datetime | None) -> bool:
         return False
     indexed = parse.parse_time(item.get("indexedAt"))
     return indexed is not None and indexed < since
+
+
+def _batch(
+    state: dict[str, Any],
+    seen: list[str],
+    page: _Page,
+    *,
+    more: bool,
+    token: str,
+    since: dt.datetime | None,
+    client: Client,
+) -> Batch:
+    """The page as a Batch, with the cursor moved past it."""
+    _remember(state, seen, page)
+    _advance(state, page, more=more, token=token, since=since)
+    return Batch(
+        posts=page.posts,
+        cursor=write_cursor(state),
+        rejected=page.rejected,
+        more=more,
+        budget=client.budget,
+    )
 
 
 def _advance(
