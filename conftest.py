@@ -1,17 +1,22 @@
 """Fixtures shared by every test: components, personas, a real server.
 
-Under CI=true a test whose component (PostgreSQL, Redis, Chromium) is
-missing fails; elsewhere it is skipped with the reason.
+Under CI=true a test whose component (PostgreSQL, Redis, Chromium, Dovecot)
+is missing fails; elsewhere it is skipped with the reason.
 """
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from hubbub.testing import REDIS_URL, RunningServer, missing_component, start_server, stop_server
+
+if TYPE_CHECKING:
+    from hubbub.connectors.email.imap import ImapSettings
+    from hubbub.connectors.email.testing import Dovecot, SmtpSink
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +76,27 @@ def committed_cast(transactional_db: None) -> object:
     from hubbub.accounts.tests.factories import make_cast
 
     return make_cast()
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    """One real Dovecot (IMAP) for the session; tests make their own users in it."""
+    from hubbub.connectors.email.testing import running_dovecot
+
+    with running_dovecot() as server:
+        yield server
+
+
+@pytest.fixture
+def mail_account(dovecot: Dovecot) -> ImapSettings:
+    """A new user in the session's Dovecot with an empty INBOX: IMAP settings to read it."""
+    return dovecot.add_user()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it is sent; no login."""
+    from hubbub.connectors.email.testing import SmtpSink
+
+    with SmtpSink() as sink:
+        yield sink

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "hubbub.accounts",
     "hubbub.listening",
     "hubbub.connectors",
+    "hubbub.crm",
     "hubbub.care",
     "hubbub.intelligence",
     "hubbub.web",

@@ -9,13 +9,15 @@ from ninja import Query, Router
 from ninja.responses import Status as Reply
 
 from hubbub.api.auth import api_user
-from hubbub.care import assignment, outbound, selectors, services
+from hubbub.care import assignment, inbound, outbound, selectors, services
 from hubbub.care.models import Activity, Conversation, Message
 from hubbub.care.schemas import (
     AssignIn,
     ConversationDetailOut,
     ConversationOut,
     CountsOut,
+    CustomerMessageIn,
+    DirectIn,
     ListIn,
     MessageOut,
     NoteIn,
@@ -141,6 +143,40 @@ def reply(request: HttpRequest, conversation_id: int, data: ReplyIn) -> Reply[Me
         in_reply_to_id=data.in_reply_to,
         confirm_not_mine=data.confirm_not_mine,
         macro_id=data.macro_id,
+    )
+    return Reply(202, _message(message))
+
+
+@router.post(
+    "/conversations/{conversation_id}/customer-messages",
+    response={201: MessageOut},
+    summary="Add a message the customer sent through another system (a form, a call)",
+)
+def customer_message(
+    request: HttpRequest, conversation_id: int, data: CustomerMessageIn
+) -> Reply[MessageOut]:
+    message = inbound.post_for_customer(
+        actor=api_user(request),
+        conversation_id=conversation_id,
+        text=data.text,
+        subject=data.subject,
+        source=data.source,
+    )
+    return Reply(201, _message(message))
+
+
+@router.post(
+    "/conversations/{conversation_id}/direct",
+    response={202: MessageOut},
+    summary="Answer by email or in the web chat, signed by you",
+)
+def direct(request: HttpRequest, conversation_id: int, data: DirectIn) -> Reply[MessageOut]:
+    message = outbound.send_direct(
+        actor=api_user(request),
+        conversation_id=conversation_id,
+        body=data.body,
+        channel=data.channel,
+        confirm_not_mine=data.confirm_not_mine,
     )
     return Reply(202, _message(message))
 

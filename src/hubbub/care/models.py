@@ -14,6 +14,7 @@ from django.db.models.functions import Lower
 
 from hubbub.accounts.models import Team, User
 from hubbub.core.models import Workspace
+from hubbub.crm.models import Contact
 from hubbub.listening.models import Mention
 
 
@@ -61,6 +62,10 @@ class Conversation(models.Model):
     platform = models.CharField(max_length=20)
     customer_handle = models.CharField(max_length=255)
     customer_name = models.CharField(max_length=255, blank=True)
+    # The person across channels: their other identities' messages join this conversation.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations"
+    )
     subject = models.CharField(max_length=200)
     # The customer's new mentions join the one active conversation that takes
     # them; a conversation split off for a second issue does not.
@@ -137,6 +142,7 @@ class Conversation(models.Model):
                 condition=models.Q(snoozed_until__isnull=False),
             ),
             models.Index(fields=["sla_watch_at"], name="conversation_sla_watch"),
+            models.Index(fields=["contact", "status"], name="conversation_contact"),
         ]
         constraints = [
             # One active conversation per customer: concurrent pipeline
@@ -232,6 +238,11 @@ class MessageKind(models.TextChoices):
 
 # The "platform" of a private message delivered on the customer's case page.
 CASE_PAGE = "case"
+# The channels a customer writes to the brand on directly (Message.platform).
+EMAIL = "email"
+CHAT = "chat"
+WEBHOOK = "webhook"
+DIRECT_CHANNELS = (EMAIL, CHAT, WEBHOOK)
 
 
 class DeliveryState(models.TextChoices):
@@ -259,7 +270,14 @@ class Message(models.Model):
     author = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    body = models.TextField(max_length=10000)
+    body = models.TextField(max_length=100_000)
+    # Email: the subject, and the customer's HTML as mime.parse_email sanitised it
+    # (remote images held back until an agent allows them).
+    subject = models.CharField(max_length=300, blank=True)
+    html = models.TextField(blank=True)
+    # What the channel knows besides the text: an email's Message-ID, References,
+    # addresses and what was neutralised; a chat's page; a webhook's source.
+    details = models.JSONField(default=dict, db_default={}, blank=True)
     # The identity the customer sees, as it was when written: a later change
     # of name or signature does not rewrite what was sent.
     sender_name = models.CharField(max_length=80, blank=True)
@@ -293,7 +311,15 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["conversation", "created_at"], name="message_timeline")]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="message_timeline"),
+            # Email threading: a reply's In-Reply-To finds the message it answers.
+            models.Index(
+                fields=["platform", "external_id"],
+                name="message_external_id",
+                condition=~models.Q(external_id=""),
+            ),
+        ]
         constraints = [
             # The brand answers a customer's post once: a second public reply
             # to the same post is refused while one waits, is queued or went out.
@@ -519,3 +545,29 @@ class CaseAccess(models.Model):
 
     def __str__(self) -> str:
         return f"Case access to {self.conversation_id}"
+
+
+class Attachment(models.Model):
+    """A file that came with a customer's message, kept in the database, served as a download.
+
+    `content_type` is what the bytes are (sniffed), not what the sender
+    claimed; a refused file keeps its name and the reason, not its bytes.
+    """
+
+    MAX_BYTES = 10 * 1024 * 1024
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=150)
+    content_type = models.CharField(max_length=100)
+    declared_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveIntegerField()
+    content_id = models.CharField(max_length=255, blank=True)  # for cid: images in the HTML
+    data = models.BinaryField(blank=True)
+    rejected = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.filename

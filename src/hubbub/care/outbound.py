@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import random
 from dataclasses import dataclass
+from email.message import EmailMessage
 from enum import StrEnum
 
 from django.db import IntegrityError, transaction
@@ -23,6 +24,8 @@ from hubbub.accounts.models import User
 from hubbub.care import approvals, audit, macros, sla
 from hubbub.care.models import (
     CASE_PAGE,
+    CHAT,
+    EMAIL,
     ActivityKind,
     Conversation,
     ConversationStatus,
@@ -32,7 +35,9 @@ from hubbub.care.models import (
 )
 from hubbub.care.services import access_for_work, announce_change
 from hubbub.connectors import outbound as connector
-from hubbub.connectors.models import ChannelAccount
+from hubbub.connectors.email import smtp
+from hubbub.connectors.email.network import MailSecurity
+from hubbub.connectors.models import ChannelAccount, Mailbox
 from hubbub.core import clock
 from hubbub.core.errors import Conflict, NotFound, ValidationFailed
 from hubbub.listening import selectors as listening
@@ -49,6 +54,16 @@ MAX_BODY = 5000
 
 
 @dataclass(frozen=True, slots=True)
+class DirectRoute:
+    """A channel the customer wrote to the brand on, and how an answer there reaches them."""
+
+    channel: str  # EMAIL or CHAT
+    tab: str  # "Email", "Chat"
+    to: str  # "ana@example.com", "Ana in the web chat"
+    sender: str  # "Dana at Acme <dana@acme.example>", or ""
+
+
+@dataclass(frozen=True, slots=True)
 class Composer:
     """What the composer needs to know about a conversation's channel."""
 
@@ -62,15 +77,35 @@ class Composer:
     # Where the platform has no write API: a link to answer on the platform itself.
     answer_on_platform_label: str = ""
     answer_on_platform_url: str = ""
+    # Email and chat, where the customer wrote to the brand directly.
+    direct: tuple[DirectRoute, ...] = ()
+    # Where the customer spoke last: the Reply tab answers there.
+    answer_channel: str = ""
 
     @property
     def can_message_privately(self) -> bool:
         return self.private_route is not None
 
+    @property
+    def answer_route(self) -> DirectRoute | None:
+        return next((r for r in self.direct if r.channel == self.answer_channel), None)
+
+    @property
+    def other_routes(self) -> tuple[DirectRoute, ...]:
+        return tuple(r for r in self.direct if r.channel != self.answer_channel)
+
+    @property
+    def key(self) -> str:
+        """Names what the composer offers, so a change replaces the preserved composer."""
+        routes = "".join(r.channel[0] for r in self.direct)
+        sending = "send" if self.account_name else "closed"
+        return f"{self.private_route or 'none'}-{sending}-{routes}-{self.answer_channel}"
+
 
 def composer_for(*, user: User, conversation: Conversation, mentions: list[Mention]) -> Composer:
     account = account_for(conversation)
     targets = [m for m in mentions if m.external_id][::-1][:10]
+    direct = direct_routes(user, conversation)
     return Composer(
         platform=conversation.platform,
         account_name=account.name if account is not None and sends(account) else "",
@@ -81,7 +116,55 @@ def composer_for(*, user: User, conversation: Conversation, mentions: list[Menti
         reply_targets=targets,
         answer_on_platform_label=connector.answer_on_platform_label(conversation.platform),
         answer_on_platform_url=next((m.url for m in targets if _is_web_link(m.url)), ""),
+        direct=direct,
+        answer_channel=_answer_channel(conversation, mentions, direct),
     )
+
+
+def direct_routes(user: User, conversation: Conversation) -> tuple[DirectRoute, ...]:
+    """Email when a mailbox and the customer's address are known; chat when they chatted."""
+    from hubbub.care import chat, mail
+
+    routes: list[DirectRoute] = []
+    if chat.reachable(conversation):
+        name = conversation.customer_name or "the customer"
+        routes.append(DirectRoute(CHAT, "Chat", f"{name} in the web chat", ""))
+    contact = conversation.contact
+    # Only a customer with an address can be emailed (every mail they sent gave one).
+    emailable = conversation.platform == EMAIL or (contact is not None and bool(contact.email))
+    recipient = mail.recipient_of(conversation) if emailable else ""
+    mailbox = mail.mailbox_for(conversation) if recipient else None
+    if mailbox is not None and recipient:
+        first = audit.name_of(user).split(" ")[0]
+        sender = mail.sender_for(user, mailbox, name=first)
+        label = f"{sender.name} <{sender.address}>" + (" · sandbox" if mailbox.sandbox else "")
+        routes.append(DirectRoute(EMAIL, "Email", recipient, label))
+    return tuple(routes)
+
+
+def _answer_channel(
+    conversation: Conversation, mentions: list[Mention], direct: tuple[DirectRoute, ...]
+) -> str:
+    """The channel of the customer's latest words, when Hubbub can answer there."""
+    if not direct:
+        return conversation.platform
+    latest_post = max((m.posted_at for m in mentions), default=None)
+    latest_direct = (
+        conversation.messages.filter(kind=MessageKind.CUSTOMER, platform__in=[EMAIL, CHAT])
+        .order_by("-created_at", "-id")
+        .values_list("platform", "created_at")
+        .first()
+    )
+    reachable = {route.channel for route in direct}
+    if (
+        latest_direct is not None
+        and latest_direct[0] in reachable
+        and (latest_post is None or latest_direct[1] >= latest_post)
+    ):
+        return str(latest_direct[0])
+    if not mentions and direct:
+        return direct[0].channel
+    return conversation.platform
 
 
 def _is_web_link(url: str) -> bool:
@@ -119,7 +202,10 @@ def private_route(
     """
     if account is not None and connector.can_message_privately(account.platform):
         return PrivateRoute.DIRECT
-    if conversation.messages.filter(kind=MessageKind.CUSTOMER).exists():
+    # The customer wrote on the case page (not by email or in the chat: those answer there).
+    if conversation.messages.filter(
+        kind=MessageKind.CUSTOMER, platform__in=["", CASE_PAGE]
+    ).exists():
         return PrivateRoute.CASE_PAGE
     return None
 
@@ -154,13 +240,7 @@ def send_reply(
     agent has not confirmed.
     """
     conversation = access_for_work(actor=actor, conversation_id=conversation_id)
-    if conversation.assignee_id not in (None, actor.pk) and not confirm_not_mine:
-        raise Conflict(
-            f"{audit.name_of(conversation.assignee)} has this conversation. "
-            "Send anyway only if you agreed with them.",
-            code="assigned_to_someone_else",
-            details={"assignee_id": conversation.assignee_id},
-        )
+    _check_mine(conversation, actor, confirmed=confirm_not_mine)
     account = account_for(conversation)
     route = private_route(conversation, account) if private else None
     if private and route is None:
@@ -221,10 +301,7 @@ def send_reply(
         _responded(conversation, at=message.created_at)
     else:
         enqueue(message)
-    if conversation.status == ConversationStatus.NEW:
-        conversation.status = ConversationStatus.OPEN
-    conversation.last_activity_at = max(conversation.last_activity_at, message.created_at)
-    conversation.save(update_fields=["status", "last_activity_at", "updated_at"])
+    _wrote(conversation, message)
     if not held:
         where = "privately" if private else f"on {conversation.platform}"
         audit.record(
@@ -234,6 +311,112 @@ def send_reply(
             summary=f"{audit.name_of(actor)} sent a message {where}",
             detail={"message_id": message.pk, "in_reply_to": target.pk},
         )
+    announce_change(conversation, what="message", actor=actor)
+    return message
+
+
+def _wrote(conversation: Conversation, message: Message) -> None:
+    """The team wrote on the conversation: a new one is open now, and it moved."""
+    if conversation.status == ConversationStatus.NEW:
+        conversation.status = ConversationStatus.OPEN
+    conversation.last_activity_at = max(conversation.last_activity_at, message.created_at)
+    conversation.save(update_fields=["status", "last_activity_at", "updated_at"])
+
+
+def _check_mine(conversation: Conversation, actor: User, *, confirmed: bool) -> None:
+    if conversation.assignee_id not in (None, actor.pk) and not confirmed:
+        raise Conflict(
+            f"{audit.name_of(conversation.assignee)} has this conversation. "
+            "Send anyway only if you agreed with them.",
+            code="assigned_to_someone_else",
+            details={"assignee_id": conversation.assignee_id},
+        )
+
+
+@transaction.atomic
+def send_direct(
+    *,
+    actor: User,
+    conversation_id: int,
+    body: str,
+    channel: str,
+    confirm_not_mine: bool = False,
+    macro_id: int | None = None,
+) -> Message:
+    """Answer on a channel the customer wrote to the brand on: an email, or the web chat.
+
+    An email is queued for the sending job (the Message-ID is fixed now, so
+    every attempt sends the same mail); a chat message is delivered when
+    stored: the customer's widget reads it live.
+    """
+    from hubbub.care import chat, mail
+
+    conversation = access_for_work(actor=actor, conversation_id=conversation_id)
+    _check_mine(conversation, actor, confirmed=confirm_not_mine)
+    details: dict[str, object] = {}
+    external_id = ""
+    sandbox = False
+    if channel == EMAIL:
+        mailbox = mail.mailbox_for(conversation)
+        if mailbox is None:
+            raise Conflict(
+                "No mailbox can send yet: an admin adds one under Settings → Mailboxes. "
+                "Your draft is kept.",
+                code="channel_closed",
+            )
+        recipient = mail.recipient_of(conversation)
+        if not recipient:
+            raise Conflict(
+                "Hubbub has no email address for this customer.", code="no_email_address"
+            )
+        details = {"to": recipient, "mailbox_id": mailbox.pk}
+        external_id = mail.new_message_id(mailbox)
+        sandbox = mailbox.sandbox
+    elif channel == CHAT:
+        if not chat.reachable(conversation):
+            raise Conflict(
+                "The customer has not chatted on this conversation.", code="no_chat_visitor"
+            )
+    else:
+        raise ValidationFailed(f"Hubbub cannot answer on {channel!r}.", field="channel")
+    text = signed(body, signature_of(actor))
+    _check_text(body, text, platform=channel, private=True)
+    macro = None
+    if macro_id is not None:
+        macro = macros.access_macro(user=actor, macro_id=macro_id, conversation=conversation)
+    delivered_now = channel == CHAT
+    message = Message.objects.create(
+        conversation=conversation,
+        kind=MessageKind.PRIVATE,
+        author=actor,
+        body=text,
+        sender_name=audit.name_of(actor),
+        signature=signature_of(actor),
+        platform=channel,
+        state=DeliveryState.SENT if delivered_now else DeliveryState.QUEUED,
+        sent_at=clock.now() if delivered_now else None,
+        external_id=external_id,
+        details=details,
+        sandbox=sandbox,
+        macro=macro,
+        macro_unedited=macro is not None
+        and body.strip() == macros.render(macro, conversation=conversation, agent=actor),
+    )
+    if macro is not None:
+        macros.note_use(macro=macro, message=message, conversation=conversation, actor=actor)
+    if delivered_now:
+        _responded(conversation, at=message.created_at)
+    else:
+        enqueue(message)
+    _wrote(conversation, message)
+    where = "an email" if channel == EMAIL else "a chat message"
+    audit.record(
+        conversation,
+        actor=actor,
+        kind=ActivityKind.REPLY_QUEUED,
+        summary=f"{audit.name_of(actor)} sent {where}",
+        detail={"message_id": message.pk, "channel": channel},
+    )
     announce_change(conversation, what="message", actor=actor)
     return message
 
@@ -364,10 +547,22 @@ def _access_message(actor: User, message_id: int) -> Message:
 
 
 @dataclass(frozen=True, slots=True)
+class EmailOut:
+    """A reply by email, ready for SMTP: nothing of it needs the database any more."""
+
+    settings: smtp.SmtpSettings
+    message: EmailMessage
+    envelope_from: str
+    recipients: tuple[str, ...]
+    sandbox: bool = False  # a demo mailbox: accepted, never sent
+
+
+@dataclass(frozen=True, slots=True)
 class Claimed:
     message_id: int
-    account: connector.Account
-    outgoing: connector.Outgoing
+    account: connector.Account | None = None  # a platform's message
+    outgoing: connector.Outgoing | None = None
+    email: EmailOut | None = None  # an email
 
 
 def claim_for_sending(*, message_id: int) -> Claimed | None:
@@ -378,18 +573,23 @@ def claim_for_sending(*, message_id: int) -> Claimed | None:
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(of=("self",))
-            .select_related("conversation", "in_reply_to")
+            .select_related("conversation", "in_reply_to", "author")
             .filter(pk=message_id, state=DeliveryState.QUEUED)
             .first()
         )
         if message is None:
             return None  # sent, failed or cancelled already: sent once
-        account = account_for(message.conversation)
         message.state = DeliveryState.SENDING
         message.attempts += 1
         message.next_attempt_at = None
         message.claimed_at = clock.now()
         message.save(update_fields=["state", "attempts", "next_attempt_at", "claimed_at"])
+        if message.platform == EMAIL:
+            email = _email_out(message)
+            if email is None:
+                return None
+            return Claimed(message_id=message.pk, email=email)
+        account = account_for(message.conversation)
     if account is None:
         record_failure(message_id=message_id, error="The channel's account was removed.")
         return None
@@ -414,6 +614,37 @@ def claim_for_sending(*, message_id: int) -> Claimed | None:
             in_reply_to=target.external_id if target is not None else "",
             idempotency_key=f"hubbub-message-{message.pk}",
         ),
+    )
+
+
+def _email_out(message: Message) -> EmailOut | None:
+    """The mail of a claimed email reply, or None (recorded as failed) if it cannot go."""
+    from hubbub.care import mail
+
+    mailbox = Mailbox.objects.filter(
+        pk=message.details.get("mailbox_id"), workspace_id=message.conversation.workspace_id
+    ).first()
+    recipient = str(message.details.get("to", ""))
+    if mailbox is None or not mailbox.enabled:
+        record_failure(message_id=message.pk, error="The mailbox was removed or turned off.")
+        return None
+    try:
+        email = mail.email_for(message, mailbox)
+    except ValueError as error:  # an address or header the mail cannot carry
+        record_failure(message_id=message.pk, error=f"This email cannot be sent: {error}")
+        return None
+    return EmailOut(
+        settings=smtp.SmtpSettings(
+            host=mailbox.smtp_host,
+            port=mailbox.smtp_port,
+            security=MailSecurity(mailbox.smtp_security),
+            username=mailbox.smtp_username,
+            password=mailbox.smtp_password,
+        ),
+        message=email,
+        envelope_from=mailbox.address,
+        recipients=(recipient,),
+        sandbox=mailbox.sandbox,
     )
 
 
@@ -500,13 +731,13 @@ def deliver(*, message_id: int) -> None:
     if claimed is None:
         return
     try:
-        delivered = connector.send(claimed.account, claimed.outgoing)
-    except connector.SendError as error:
+        delivered = _send(claimed)
+    except (connector.SendError, smtp.SmtpError) as error:
         record_failure(
             message_id=message_id,
             error=error.message,
             transient=error.transient,
-            retry_after=error.retry_after_seconds,
+            retry_after=getattr(error, "retry_after_seconds", None),
         )
         return
     except Exception as error:
@@ -515,6 +746,23 @@ def deliver(*, message_id: int) -> None:
         record_failure(message_id=message_id, error=f"Unexpected error: {type(error).__name__}")
         return
     record_sent(message_id=message_id, delivered=delivered)
+
+
+def _send(claimed: Claimed) -> connector.Delivered:
+    if claimed.email is not None:
+        out = claimed.email
+        if out.sandbox:
+            return connector.Delivered(external_id=str(out.message["Message-ID"]).strip("<> "))
+        smtp.send_message(
+            out.settings,
+            out.message,
+            envelope_from=out.envelope_from,
+            recipients=out.recipients,
+        )
+        return connector.Delivered(external_id=str(out.message["Message-ID"]).strip("<> "))
+    assert claimed.account is not None
+    assert claimed.outgoing is not None
+    return connector.send(claimed.account, claimed.outgoing)
 
 
 @transaction.atomic

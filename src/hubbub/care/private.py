@@ -19,7 +19,7 @@ from enum import Enum
 from django.db import transaction
 
 from hubbub.accounts.models import User
-from hubbub.care import audit, case_links, outbound, sla
+from hubbub.care import audit, case_links, inbound, outbound
 from hubbub.care.models import (
     ActivityKind,
     CaseAccess,
@@ -28,7 +28,7 @@ from hubbub.care.models import (
     Message,
     MessageKind,
 )
-from hubbub.care.services import access_for_work, announce_change, other_active_conversation
+from hubbub.care.services import access_for_work, announce_change
 from hubbub.core import clock
 from hubbub.core.errors import Conflict, Forbidden, ValidationFailed
 
@@ -214,27 +214,7 @@ def customer_writes(*, conversation: Conversation, body: str, secret: str = "") 
         body=text,
         sender_name=locked.customer_name or locked.customer_handle,
     )
-    before = locked.status
-    now = message.created_at
-    locked.last_inbound_at = now
-    locked.last_activity_at = max(locked.last_activity_at, now)
-    locked.snoozed_until = None
-    if locked.status == ConversationStatus.WAITING_CUSTOMER or (
-        locked.status == ConversationStatus.RESOLVED and other_active_conversation(locked) is None
-    ):
-        locked.status = ConversationStatus.OPEN
-        locked.resolved_at = None
-    locked.save(
-        update_fields=[
-            "last_inbound_at",
-            "last_activity_at",
-            "snoozed_until",
-            "status",
-            "resolved_at",
-            "updated_at",
-        ]
-    )
-    sla.status_changed(locked, before=before)
+    inbound.customer_spoke(locked, at=message.created_at)
     audit.record(
         locked,
         actor=None,

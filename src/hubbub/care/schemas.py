@@ -71,6 +71,18 @@ class MessageOut(Schema):
     created_at: dt.datetime
 
 
+class CustomerMessageIn(Schema):
+    text: str = Field(max_length=20000)
+    subject: str = Field(default="", max_length=300)
+    source: str = Field(default="", max_length=80)  # where it came from: "Web form", "Phone"
+
+
+class DirectIn(Schema):
+    body: str = Field(max_length=5000)
+    channel: str = Field(pattern="^(email|chat)$")
+    confirm_not_mine: bool = False
+
+
 class NoteIn(Schema):
     body: str = Field(max_length=10000)
 

@@ -16,6 +16,7 @@ from hubbub.accounts.models import Role, Team, TeamKind, User
 from hubbub.care.models import (
     CASE_PAGE,
     Activity,
+    Attachment,
     Conversation,
     ConversationStatus,
     DeliveryState,
@@ -28,6 +29,8 @@ from hubbub.care.models import (
 )
 from hubbub.core import clock
 from hubbub.core.errors import NotFound
+from hubbub.crm import selectors as crm
+from hubbub.crm.models import Identity
 from hubbub.listening import selectors as listening
 from hubbub.listening.models import Mention
 from hubbub.listening.search import search_mentions
@@ -237,6 +240,9 @@ class Customer:
     followers: int | None
     latest_post_url: str
     past: list[Conversation]
+    # The same person elsewhere: Bluesky handle, email address, chat visitor …
+    identities: list[Identity] = field(default_factory=list)
+    email: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +272,12 @@ def access_conversation(*, user: User, conversation_id: int) -> Conversation:
         return (
             visible_conversations(user=user)
             .select_related(
-                "team", "assignee__profile", "opened_by__profile", "merged_into", "sla_policy"
+                "team",
+                "assignee__profile",
+                "opened_by__profile",
+                "merged_into",
+                "sla_policy",
+                "contact",
             )
             .get(pk=conversation_id)
         )
@@ -286,7 +297,11 @@ def conversation_view(*, user: User, conversation_id: int, limit: int = 500) -> 
     messages = list(
         conversation.messages.select_related(
             "author__profile", "in_reply_to", "reviewed_by__profile"
-        ).order_by("created_at", "id")[:limit]
+        )
+        .prefetch_related(
+            Prefetch("attachments", queryset=Attachment.objects.defer("data").order_by("id"))
+        )
+        .order_by("created_at", "id")[:limit]
     )
     activities = list(conversation.activities.order_by("created_at", "id")[:limit])
     top = max(
@@ -299,19 +314,32 @@ def conversation_view(*, user: User, conversation_id: int, limit: int = 500) -> 
         activities=activities,
         hidden=hidden,
         customer=_customer(user, conversation, mentions),
-        reasons=listening.priority_reasons(top) if top is not None else [],
+        reasons=listening.priority_reasons(top) if top is not None else _direct_reasons(messages),
         assignable=assignable_people(conversation),
     )
 
 
+def _direct_reasons(messages: list[Message]) -> list[PriorityReason]:
+    """Why a conversation of emails or chats ranks where it does: its latest message's triage."""
+    for message in reversed(messages):
+        if message.kind == MessageKind.CUSTOMER and isinstance(message.details, dict):
+            triage = message.details.get("triage")
+            if isinstance(triage, dict) and triage.get("reasons"):
+                return listening.reasons_from(triage["reasons"])
+    return []
+
+
 def _customer(user: User, conversation: Conversation, mentions: list[Mention]) -> Customer:
     latest = mentions[-1] if mentions else None
-    past = list(
-        visible_conversations(user=user)
-        .filter(platform=conversation.platform, customer_handle=conversation.customer_handle)
-        .exclude(pk=conversation.pk)
-        .order_by("-last_activity_at")[:10]
-    )
+    contact = conversation.contact
+    theirs = visible_conversations(user=user)
+    if contact is not None:
+        theirs = theirs.filter(contact=contact)
+    else:
+        theirs = theirs.filter(
+            platform=conversation.platform, customer_handle=conversation.customer_handle
+        )
+    past = list(theirs.exclude(pk=conversation.pk).order_by("-last_activity_at")[:10])
     link = latest.url if latest is not None else ""
     return Customer(
         handle=conversation.customer_handle,
@@ -321,6 +349,8 @@ def _customer(user: User, conversation: Conversation, mentions: list[Mention]) -
         # Stored URLs come from the platforms: never render a javascript: link.
         latest_post_url=link if link.lower().startswith(("https://", "http://")) else "",
         past=past,
+        identities=crm.identities_of(contact.pk) if contact is not None else [],
+        email=contact.email if contact is not None else "",
     )
 
 
@@ -397,3 +427,14 @@ def case_thread(conversation: Conversation, limit: int = 200) -> list[Message]:
             | Q(kind=MessageKind.PRIVATE, platform=CASE_PAGE, state=DeliveryState.SENT)
         ).order_by("created_at", "id")[:limit]
     )
+
+
+def access_attachment(*, user: User, attachment_id: int) -> Attachment:
+    """An attachment of a conversation the user may see; NotFound otherwise."""
+    attachment = (
+        Attachment.objects.select_related("message").filter(pk=attachment_id, rejected="").first()
+    )
+    if attachment is None:
+        raise NotFound("No such file.", code="attachment_not_found")
+    access_conversation(user=user, conversation_id=attachment.message.conversation_id)
+    return attachment

@@ -38,6 +38,7 @@ from hubbub.care.models import (
 from hubbub.core import clock, origin
 from hubbub.core.errors import Conflict, HubbubError, NotFound, ValidationFailed
 from hubbub.core.events import publish
+from hubbub.crm import services as crm
 from hubbub.listening import selectors as listening
 from hubbub.listening.models import Mention, QueryKind
 
@@ -146,17 +147,41 @@ def _threads_of(workspace_id: int, platform: str, handle: str) -> QuerySet[Conve
 
 
 def _active_conversation_of(mention: Mention) -> Conversation | None:
-    return (
+    """The customer's active conversation: on this platform, else on any of their channels."""
+    on_platform = (
         _threads_of(mention.workspace_id, mention.platform, mention.author_handle)
         .select_for_update()
+        .first()
+    )
+    if on_platform is not None:
+        return on_platform
+    contact = crm.contact_for(workspace_id=mention.workspace_id, seen=_seen(mention))
+    return active_conversation_of_contact(contact.pk)
+
+
+def active_conversation_of_contact(contact_id: int) -> Conversation | None:
+    """The contact's active conversation that takes new messages, locked; the latest if several."""
+    return (
+        Conversation.objects.select_for_update()
+        .filter(
+            contact_id=contact_id,
+            status__in=ConversationStatus.active(),
+            takes_new_mentions=True,
+        )
+        .order_by("-last_activity_at", "-id")
         .first()
     )
 
 
 def _new_conversation(mention: Mention, *, status: ConversationStatus) -> Conversation:
     conversation = _unsaved_conversation(mention, first=mention, status=status)
+    conversation.contact = crm.contact_for(workspace_id=mention.workspace_id, seen=_seen(mention))
     conversation.save()
     return conversation
+
+
+def _seen(mention: Mention) -> crm.Seen:
+    return crm.Seen(mention.platform, mention.author_handle, mention.author_name)
 
 
 @transaction.atomic
@@ -184,17 +209,24 @@ def thread_mentions(*, mention_ids: Sequence[int]) -> list[int]:
     by_customer: dict[tuple[int, str, str], list[Mention]] = {}
     for mention in rows:
         by_customer.setdefault(_customer_key(mention), []).append(mention)
-    conversations = _active_conversations(by_customer.keys())
+    contact_of = _contacts_of(by_customer)
+    conversations = _active_conversations(by_customer.keys(), contact_of)
     missing = [key for key in by_customer if key not in conversations]
     if missing:
+        # One new conversation per person, even when they wrote from two platforms at once.
+        firsts: dict[int | tuple[int, str, str], tuple[int, str, str]] = {}
+        for key in missing:
+            firsts.setdefault(contact_of.get(key, key), key)
         Conversation.objects.bulk_create(
             [
-                _unsaved_conversation(by_customer[key][-1], first=by_customer[key][0])
-                for key in missing
+                _unsaved_conversation(
+                    by_customer[key][-1], first=by_customer[key][0], contact_id=contact_of.get(key)
+                )
+                for key in firsts.values()
             ],
             ignore_conflicts=True,  # another worker opened one for the same customer just now
         )
-        conversations = _active_conversations(by_customer.keys())
+        conversations = _active_conversations(by_customer.keys(), contact_of)
     created = {conversations[key].pk for key in missing if key in conversations}
     ConversationMention.objects.bulk_create(
         [
@@ -205,9 +237,17 @@ def thread_mentions(*, mention_ids: Sequence[int]) -> list[int]:
         ],
         ignore_conflicts=True,
     )
-    changed = [conversations[key] for key in by_customer if key in conversations]
+    taken: dict[int, list[Mention]] = {}
+    changed_by_pk: dict[int, Conversation] = {}
+    for key, mentions in by_customer.items():
+        if key in conversations:
+            conversation = conversations[key]
+            changed_by_pk[conversation.pk] = conversation
+            taken.setdefault(conversation.pk, []).extend(mentions)
+    changed = list(changed_by_pk.values())
     for conversation in changed:
-        _take_new_mentions(conversation, by_customer[_key_of(conversation)])
+        taken[conversation.pk].sort(key=lambda m: (m.posted_at, m.pk))
+        _take_new_mentions(conversation, taken[conversation.pk])
     Conversation.objects.bulk_update(
         changed,
         [
@@ -231,7 +271,7 @@ def thread_mentions(*, mention_ids: Sequence[int]) -> list[int]:
 
             auto_assign(conversation_ids=sorted(created))
         automation.acknowledge(
-            [(conversation, by_customer[_key_of(conversation)][-1]) for conversation in changed]
+            [(conversation, taken[conversation.pk][-1]) for conversation in changed]
         )
     _announce_arrivals(changed, created)
     return [conversation.pk for conversation in changed]
@@ -256,9 +296,27 @@ def _key_of(conversation: Conversation) -> tuple[int, str, str]:
     return (conversation.workspace_id, conversation.platform, conversation.customer_handle)
 
 
+def _contacts_of(
+    by_customer: dict[tuple[int, str, str], list[Mention]],
+) -> dict[tuple[int, str, str], int]:
+    """Each customer's contact id, found or created, a few queries per workspace."""
+    per_workspace: dict[int, list[crm.Seen]] = {}
+    for (workspace_id, platform, handle), mentions in by_customer.items():
+        per_workspace.setdefault(workspace_id, []).append(
+            crm.Seen(platform, handle, mentions[-1].author_name)
+        )
+    found: dict[tuple[int, str, str], int] = {}
+    for workspace_id, seen in per_workspace.items():
+        for (platform, handle), contact_id in crm.contacts_for(workspace_id, seen).items():
+            found[(workspace_id, platform, handle)] = contact_id
+    return found
+
+
 def _active_conversations(
-    keys: Iterable[tuple[int, str, str]],
+    keys: Iterable[tuple[int, str, str]], contact_of: dict[tuple[int, str, str], int]
 ) -> dict[tuple[int, str, str], Conversation]:
+    """The active conversation each customer's posts join: theirs on the platform, else
+    their contact's on another channel (they emailed, then posted)."""
     wanted = set(keys)
     found = Conversation.objects.select_for_update().filter(
         workspace_id__in={key[0] for key in wanted},
@@ -266,11 +324,32 @@ def _active_conversations(
         status__in=ConversationStatus.active(),
         takes_new_mentions=True,
     )
-    return {_key_of(c): c for c in found if _key_of(c) in wanted}
+    by_key = {_key_of(c): c for c in found if _key_of(c) in wanted}
+    elsewhere = {contact_of[key] for key in wanted - by_key.keys() if key in contact_of}
+    if elsewhere:
+        by_contact: dict[int, Conversation] = {}
+        for conversation in (
+            Conversation.objects.select_for_update()
+            .filter(
+                contact_id__in=elsewhere,
+                status__in=ConversationStatus.active(),
+                takes_new_mentions=True,
+            )
+            .order_by("last_activity_at", "id")
+        ):
+            by_contact[conversation.contact_id] = conversation  # type: ignore[index]  # the latest wins
+        for key in wanted - by_key.keys():
+            if contact_of.get(key) in by_contact:
+                by_key[key] = by_contact[contact_of[key]]
+    return by_key
 
 
 def _unsaved_conversation(
-    latest: Mention, *, first: Mention, status: ConversationStatus = ConversationStatus.NEW
+    latest: Mention,
+    *,
+    first: Mention,
+    status: ConversationStatus = ConversationStatus.NEW,
+    contact_id: int | None = None,
 ) -> Conversation:
     """A customer's conversation, about their `first` post, up to date with their `latest`."""
     return Conversation(
@@ -281,6 +360,7 @@ def _unsaved_conversation(
         platform=latest.platform,
         customer_handle=latest.author_handle,
         customer_name=latest.author_name,
+        contact_id=contact_id,
         subject=_subject(first.text),
         last_activity_at=latest.posted_at,
         last_inbound_at=latest.posted_at,
@@ -790,6 +870,7 @@ def split_conversation(
         platform=source.platform,
         customer_handle=source.customer_handle,
         customer_name=source.customer_name,
+        contact_id=source.contact_id,
         subject=_subject(first.text),
         takes_new_mentions=False,
         assignee_id=source.assignee_id,

@@ -1,11 +1,17 @@
 from django.urls import path
 
-from hubbub.care import views
+from hubbub.care import chat_views, views, webhook_views
 
 app_name = "care"
 
 urlpatterns = [
     path("case/<str:token>/", views.case, name="case"),
+    path("inbox/attachments/<int:attachment_id>", views.attachment, name="attachment"),
+    path("hooks/<str:key>", webhook_views.hook, name="hook"),
+    path("chat/<str:key>/session", chat_views.session, name="chat_session"),
+    path("chat/<str:key>/messages", chat_views.messages, name="chat_messages"),
+    path("chat/<str:key>/contact", chat_views.contact, name="chat_contact"),
+    path("chat/<str:key>/stream", chat_views.stream, name="chat_stream"),
     path("inbox/macros/", views.macros_page, name="macros"),
     path("inbox/macros/new/", views.save_macro, name="new_macro"),
     path("inbox/macros/<int:macro_id>/", views.save_macro, name="save_macro"),

@@ -8,15 +8,17 @@ nothing typed is lost); without JavaScript it redirects back to the page.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from hubbub.accounts import selectors as accounts_selectors
 from hubbub.accounts.http import current_user, member_required
@@ -29,16 +31,28 @@ from hubbub.care import (
     case_links,
     configure,
     macros,
+    mail,
     outbound,
     private,
     selectors,
     services,
 )
 from hubbub.care import presence as presence_services
-from hubbub.care.models import CASE_PAGE, ConversationStatus, DeliveryState, MessageKind
+from hubbub.care.models import (
+    CASE_PAGE,
+    CHAT,
+    DIRECT_CHANNELS,
+    Attachment,
+    ConversationStatus,
+    DeliveryState,
+    Message,
+    MessageKind,
+)
+from hubbub.connectors.email import sniff
 from hubbub.connectors.registry import capabilities_of
 from hubbub.core import clock
 from hubbub.core.errors import HubbubError, ValidationFailed
+from hubbub.core.middleware import DEFAULT_POLICY
 from hubbub.datasets import SENTIMENTS
 from hubbub.listening.pipeline.route import Intent
 
@@ -129,13 +143,21 @@ def inbox(request: HttpRequest) -> HttpResponse:
     return render(request, "care/inbox.html", context)
 
 
-def _page_context(user: User, conversation_id: int) -> dict[str, Any]:
+def _page_context(
+    user: User, conversation_id: int, *, remote_for: int | None = None
+) -> dict[str, Any]:
     view = selectors.conversation_view(user=user, conversation_id=conversation_id)
+    for message in view.messages:
+        # Sanitised at arrival; remote images only for the mail the agent chose to trust.
+        message.shown_html = (  # type: ignore[attr-defined]
+            mail.display_html(message, remote=message.pk == remote_for) if message.html else ""
+        )
     composer = outbound.composer_for(
         user=user, conversation=view.conversation, mentions=view.mentions
     )
     return {
         "composer": composer,
+        "direct_channels": DIRECT_CHANNELS,
         "area": "inbox",
         "title": view.conversation.subject,
         "view": view,
@@ -160,11 +182,49 @@ def _page_context(user: User, conversation_id: int) -> dict[str, Any]:
 @member_required
 def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     user = current_user(request)
-    context = _page_context(user, conversation_id)
+    raw_remote = request.GET.get("remote", "")
+    remote_for = int(raw_remote) if raw_remote.isdigit() else None
+    context = _page_context(user, conversation_id, remote_for=remote_for)
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "care/conversation.html#conversation-body", context)
     services.mark_notifications_read(actor=user, conversation_id=conversation_id)
-    return render(request, "care/conversation.html", context)
+    response = render(request, "care/conversation.html", context)
+    hosts = _remote_hosts(context["view"].messages, remote_for)
+    if hosts:
+        # The agent chose to load this mail's images: this page may fetch them, no other.
+        response.csp = DEFAULT_POLICY.replace(  # type: ignore[attr-defined]
+            "img-src 'self'", "img-src 'self' " + " ".join(f"https://{h}" for h in hosts)
+        )
+    return response
+
+
+HOST = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}\.)+[a-z]{2,63}$")
+
+
+def _remote_hosts(messages: list[Message], message_id: int | None) -> list[str]:
+    for message in messages:
+        if message.pk == message_id:
+            hosts = message.details.get("remote_hosts", [])
+            return [h for h in hosts if isinstance(h, str) and HOST.match(h.lower())][:20]
+    return []
+
+
+@member_required
+@require_GET
+def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
+    """A customer's file, always as a download: never rendered in Hubbub's origin."""
+    item = selectors.access_attachment(user=current_user(request), attachment_id=attachment_id)
+    data = bytes(Attachment.objects.values_list("data", flat=True).get(pk=item.pk))
+    inline = item.content_type in sniff.SAFE_INLINE_TYPES and request.GET.get("download") != "1"
+    response = HttpResponse(
+        data, content_type=item.content_type if inline else "application/octet-stream"
+    )
+    disposition = "inline" if inline else "attachment"
+    response["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(item.filename)}"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 Action = Callable[[User, int, HttpRequest], str | Done]
@@ -287,6 +347,18 @@ def _reply(user: User, conversation_id: int, request: HttpRequest) -> str:
     return "Reply queued."
 
 
+def _send_direct(user: User, conversation_id: int, request: HttpRequest) -> str:
+    message = outbound.send_direct(
+        actor=user,
+        conversation_id=conversation_id,
+        body=request.POST.get("body", ""),
+        channel=request.POST.get("channel", ""),
+        confirm_not_mine=request.POST.get("confirm_not_mine") == "1",
+        macro_id=int(raw_macro) if (raw_macro := request.POST.get("macro", "")).isdigit() else None,
+    )
+    return "Sent in the chat." if message.platform == CHAT else "Email queued."
+
+
 def _retry(user: User, conversation_id: int, request: HttpRequest) -> str:
     raw = request.POST.get("message", "")
     if not raw.isdigit():
@@ -315,6 +387,7 @@ def _profile(user: User, conversation_id: int, request: HttpRequest) -> str:
 
 ACTIONS: dict[str, Action] = {
     "reply": _reply,
+    "send": _send_direct,
     "profile": _profile,
     "private": _move_to_private,
     "retry": _retry,

@@ -20,6 +20,10 @@ BENCHES = {
         "hubbub.cli.bench_connectors",
         "connectors: Jetstream events/s into the pipeline, polling requests/s",
     ),
+    "email": (
+        "hubbub.cli.bench_email",
+        "email: mails/s in from Dovecot and out through SMTP, IDLE push delay",
+    ),
 }
 
 

@@ -49,16 +49,14 @@ import math
 import resource
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hubbub.cli.bench_web import _environment, _hubbub, _reset_postgres
+from hubbub.cli.bench_scratch import over_databases
 
 if TYPE_CHECKING:  # imported when measuring: Django is set up by then
     from hubbub.connectors.base import Batch
@@ -128,46 +126,13 @@ def run(args: argparse.Namespace) -> int:
         f"hubbub bench connectors: {args.events:,} Jetstream events at full speed; "
         f"{args.posts:,} posts and {args.polls:,} idle polls per polling connector"
     )
-    figures: dict[str, Any] = {}
-    databases = [("sqlite", "")] + ([("postgres", args.database_url)] if args.database_url else [])
-    for db, url in databases:
-        result = _measure(args, db=db, database_url=url)
-        if result is None:
-            return 2
-        _print(db, result)
-        prefix = "" if db == "sqlite" else f"{db}_"
-        figures.update({f"{prefix}{key}": value for key, value in result.items()})
+    sizes = ["--events", str(args.events), "--posts", str(args.posts), "--polls", str(args.polls)]
+    figures = over_databases("connectors", sizes, database_url=args.database_url, show=_print)
+    if figures is None:
+        return 2
     if args.json:
         print(json.dumps(figures))
     return 0
-
-
-def _measure(args: argparse.Namespace, *, db: str, database_url: str) -> dict[str, Any] | None:
-    """Run the child in a fresh database; its figures, or None when it failed."""
-    with tempfile.TemporaryDirectory(prefix="hubbub-bench-connectors-") as data_dir:
-        if db == "sqlite":
-            url = f"sqlite:///{Path(data_dir) / 'bench.sqlite3'}"
-        else:
-            _reset_postgres(database_url)
-            url = database_url
-        env = _environment(Path(data_dir), url)
-        # The fakes listen on loopback, which the SSRF guard refuses by default.
-        env["HUBBUB_SAFE_HTTP_ALLOW"] = "127.0.0.1"
-        _hubbub("manage", "migrate", "--verbosity", "0", env=env)
-        command = [sys.executable, "-m", "hubbub.cli.main", "bench", "connectors"]
-        sizes = ["--events", str(args.events), "--posts", str(args.posts)]
-        done = subprocess.run(
-            [*command, "--phase", "child", *sizes, "--polls", str(args.polls)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            print(done.stdout[-2000:], done.stderr[-4000:], file=sys.stderr)
-            return None
-        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        return result
 
 
 def _print(db: str, result: dict[str, Any]) -> None:

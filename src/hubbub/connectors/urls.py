@@ -14,4 +14,17 @@ urlpatterns = [
         views.channel_action,
         name="channel_action",
     ),
+    path("settings/mailboxes/", views.mailbox_list, name="mailboxes"),
+    path("settings/mailboxes/new/", views.mailbox_detail, name="new_mailbox"),
+    path("settings/mailboxes/check/", views.check_mailbox, name="check_mailbox"),
+    path("settings/mailboxes/<int:mailbox_id>/", views.mailbox_detail, name="mailbox"),
+    path(
+        "settings/mailboxes/<int:mailbox_id>/<slug:action>/",
+        views.mailbox_action,
+        name="mailbox_action",
+    ),
+    path("settings/chat/", views.widget_list, name="widgets"),
+    path("settings/chat/<int:widget_id>/", views.widget_detail, name="widget"),
+    path("settings/webhooks/", views.webhook_list, name="webhooks"),
+    path("settings/webhooks/<int:endpoint_id>/", views.webhook_detail, name="webhook"),
 ]

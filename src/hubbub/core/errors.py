@@ -53,3 +53,10 @@ class Conflict(HubbubError):
 class Gone(HubbubError):
     status = 410
     default_code = "gone"
+
+
+class RateLimited(HubbubError):
+    """Too many requests from one sender; `details["retry_after"]` says when to try again."""
+
+    status = 429
+    default_code = "rate_limited"

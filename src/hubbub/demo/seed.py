@@ -101,6 +101,7 @@ def seed_demo(*, seed: int = 7) -> list[DemoLogin]:
             name="@brightwave (demo sandbox)",
             handle="brightwave",
         )
+        _create_direct_channels(workspace)
     return demo_logins(workspace)
 
 
@@ -266,3 +267,109 @@ def demo_logins(workspace: Workspace) -> list[DemoLogin]:
         for email in (f"{w}@{DOMAIN}" for w in wanted)
         if email in by_email
     ]
+
+
+def _create_direct_channels(workspace: Workspace) -> None:
+    """A sandbox mailbox, the site's chat and a review webhook, and customers who used them.
+
+    The conversations go through care.inbound like real ones; one customer
+    emailed, then chatted signed in on the site with the same address: one
+    conversation holds both.
+    """
+    from hubbub.care import chat, inbound
+    from hubbub.care.models import EMAIL
+    from hubbub.connectors import webhooks
+    from hubbub.connectors.models import ChatWidget, Mailbox, WebhookEndpoint
+    from hubbub.core import clock
+
+    care = Team.objects.get(workspace=workspace, name="Social Care")
+    mailbox = Mailbox.objects.create(
+        workspace=workspace,
+        name="Support",
+        address=f"support@care.{DOMAIN}",
+        brand_name="Brightwave",
+        team=care,
+        imap_host=f"imap.{DOMAIN}",
+        imap_username="support",
+        smtp_host=f"smtp.{DOMAIN}",
+        sandbox=True,
+    )
+    widget = ChatWidget.objects.create(
+        workspace=workspace,
+        name=f"www.{DOMAIN}",
+        key="brightwave-demo",
+        allowed_origins=[f"https://www.{DOMAIN}", "http://localhost:8000", "http://127.0.0.1:8000"],
+        team=care,
+        greeting="Hi! Ask us anything about your broadband or mobile plan.",
+        identity_secret="brightwave-demo-identity-secret",  # noqa: S106 - a demo's, shown in Settings
+    )
+    WebhookEndpoint.objects.create(
+        workspace=workspace,
+        name="Reviews (Trustpilot)",
+        key="brightwave-reviews",
+        secret=webhooks.new_secret(),
+        team=care,
+    )
+    now = clock.now()
+    for channel, handle, name, subject, body in DIRECT_MESSAGES:
+        inbound.receive(
+            inbound.CustomerMessage(
+                workspace_id=workspace.pk,
+                channel=channel,
+                handle=handle,
+                name=name,
+                subject=subject,
+                body=body,
+                received_at=now,
+                team_id=care.pk,
+                details={"mailbox_id": mailbox.pk, "from": handle}
+                if channel == EMAIL
+                else {"source": "Trustpilot"},
+            )
+        )
+    anonymous = chat.start_session(widget=widget, name="Owen", page_url=f"https://www.{DOMAIN}/5g")
+    chat.visitor_writes(
+        visitor=anonymous.visitor,
+        body="Hi, is 5G available in Leith yet? The map says 'coming soon' since June.",
+    )
+    # Priya emailed first; now she chats, signed in on the site with the same address.
+    signed_in = chat.start_session(
+        widget=widget,
+        user_id="cust-20417",
+        user_hash_given=chat.user_hash(widget, "cust-20417"),
+        name="Priya Norsen",
+        email="priya.norsen@example.net",
+        page_url=f"https://www.{DOMAIN}/account/bills",
+    )
+    chat.visitor_writes(
+        visitor=signed_in.visitor,
+        body="I emailed about the roaming charge yesterday. Any news? I'm on the bills page now.",
+    )
+
+
+DIRECT_MESSAGES = [
+    (
+        "email",
+        "ines.calley@example.net",
+        "Ines Calley",
+        "Charged twice for November",
+        "Hello,\n\nMy bank statement shows two payments of £34.00 to Brightwave on 3 November. "
+        "My account number is BW-118204. Could you refund the second one?\n\nThanks,\nInes",
+    ),
+    (
+        "email",
+        "priya.norsen@example.net",
+        "Priya Norsen",
+        "Roaming charge in Portugal",
+        "Hi,\n\nI was charged £18 for roaming in Lisbon although my plan includes EU roaming. "
+        "Please remove it.\n\nPriya",
+    ),
+    (
+        "webhook",
+        "trustpilot:rv-55190",
+        "Lars Tordding",
+        "★★☆☆☆ Engineer never came",
+        "Booked an installation for Saturday, waited all day, nobody came and nobody called. "
+        "Second time this month.",
+    ),
+]

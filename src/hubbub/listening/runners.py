@@ -27,6 +27,7 @@ from django.db import (
     connection,
 )
 
+from hubbub.connectors.email import sync as mail_sync
 from hubbub.connectors.registry import follower_for
 from hubbub.listening import services, streams
 from hubbub.listening.models import InboundPost, Source, SourceStatus
@@ -71,11 +72,13 @@ def run_embedded(stop: threading.Event, *, idle_seconds: float = 0.5) -> None:
     state = PipelineState()
     holder = f"{socket.gethostname()}:{os.getpid()}"
     followers: dict[int, tuple[threading.Thread, threading.Event]] = {}
+    mailboxes: mail_sync.Followers = {}
     next_scan = 0.0
     while not stop.is_set():
         try:
             if time.monotonic() >= next_scan:
                 _scan_sources(followers, holder)
+                _scan_mailboxes(mailboxes)
                 next_scan = time.monotonic() + _scan_interval()
             busy = process_next_batch(state)
         except Exception:
@@ -86,6 +89,7 @@ def run_embedded(stop: threading.Event, *, idle_seconds: float = 0.5) -> None:
             close_old_connections()
             stop.wait(idle_seconds)
     _stop_followers(followers)
+    mail_sync.stop_mailboxes(mailboxes)
 
 
 def process_next_batch(state: PipelineState) -> bool:
@@ -131,6 +135,7 @@ def run_listener(
     """
     holder = f"{socket.gethostname()}:{os.getpid()}"
     followers: dict[int, tuple[threading.Thread, threading.Event]] = {}
+    mailboxes: mail_sync.Followers = {}
     next_scan = next_trim = next_stale = 0.0
     while not stop.is_set():
         now = time.monotonic()
@@ -143,6 +148,7 @@ def run_listener(
                 next_trim = now + 10
             if now >= next_scan:
                 _scan_sources(followers, holder)
+                _scan_mailboxes(mailboxes)
                 next_scan = now + _scan_interval()
             if now >= next_stale:
                 streams.requeue_stale(client, older_than=stale_after)
@@ -156,6 +162,7 @@ def run_listener(
             close_old_connections()
             stop.wait(idle_seconds)
     _stop_followers(followers)
+    mail_sync.stop_mailboxes(mailboxes)
 
 
 def run_stream_worker(
@@ -183,6 +190,18 @@ def run_stream_worker(
             logger.exception("the worker hit a problem; trying again in 2 s")
             close_old_connections()
             stop.wait(2.0)
+
+
+def _scan_mailboxes(mailboxes: mail_sync.Followers) -> None:
+    """Mailboxes are read beside the sources; stored mails are filed at once, and mails
+    whose filing failed earlier are tried again at every scan."""
+    from hubbub.care import mail
+
+    def file_stored(mailbox_id: int) -> None:
+        mail.file_pending(mailbox_id=mailbox_id)
+
+    mail_sync.scan_mailboxes(mailboxes, on_stored=file_stored)
+    mail.file_pending()
 
 
 def _stop_followers(followers: dict[int, tuple[threading.Thread, threading.Event]]) -> None:

@@ -298,7 +298,11 @@ def priority_reasons(mention: Mention) -> list[PriorityReason]:
 
     The stored reasons, skipping malformed entries (old rows may have none).
     """
-    stored = mention.priority_reasons
+    return reasons_from(mention.priority_reasons)
+
+
+def reasons_from(stored: object) -> list[PriorityReason]:
+    """Stored reasons ([{"factor", "points", "label"}]) as the page shows them, largest first."""
     if not isinstance(stored, list):
         return []
     reasons = []

@@ -107,3 +107,27 @@ def test_other_teams_and_workspaces_get_json_404s_and_bad_input_a_422(
         token(cast.rita),
     )
     assert readonly.status_code == 403
+
+
+def test_the_brands_system_adds_a_customers_message_to_a_conversation(
+    client: Client, cast: Cast
+) -> None:
+    conversation = arrives(cast, "ana.example", author_name="Ana", team=cast.care)
+    url = f"/api/v1/inbox/conversations/{conversation.pk}/customer-messages"
+
+    added = post(
+        client,
+        url,
+        {"text": "Ana called: the router still drops.", "source": "Phone"},
+        token(cast.cara),
+    )
+    empty = post(client, url, {"text": "  "}, token(cast.cara))
+    elsewhere = post(client, url, {"text": "hi"}, token(cast.otto))
+
+    assert added.status_code == 201
+    message = Message.objects.get(pk=added.json()["id"])
+    assert message.conversation_id == conversation.pk
+    assert message.kind == "customer"
+    assert message.details["source"] == "Phone"
+    assert empty.status_code == 422
+    assert elsewhere.status_code == 404

@@ -29,3 +29,19 @@ def test_seeding_twice_changes_nothing() -> None:
     seed_demo()
     seed_demo()
     assert User.objects.count() == 18
+
+
+def test_the_demo_has_email_chat_and_webhook_customers_one_of_them_on_two_channels() -> None:
+    from hubbub.care.models import Conversation, Message, MessageKind
+
+    seed_demo()
+
+    platforms = set(Conversation.objects.values_list("platform", flat=True))
+    assert {"email", "chat", "webhook"} <= platforms
+    priya = Conversation.objects.get(customer_name="Priya Norsen")
+    channels = list(
+        Message.objects.filter(conversation=priya, kind=MessageKind.CUSTOMER)
+        .order_by("id")
+        .values_list("platform", flat=True)
+    )
+    assert channels == ["email", "chat"]

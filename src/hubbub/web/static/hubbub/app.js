@@ -433,7 +433,7 @@
     reportPresence("viewing", true);
     setInterval(function () { if (!document.hidden) reportPresence(presenceState || "viewing", true); }, 20000);
     document.addEventListener("input", function (event) {
-      if (!event.target.closest || !event.target.closest("#pane-reply, #pane-private")) return;
+      if (!event.target.closest || !event.target.closest("#pane-reply, #pane-private, [data-direct-pane]")) return;
       reportPresence("typing");
       clearTimeout(typingTimer);
       typingTimer = setTimeout(function () { reportPresence("viewing"); }, 6000);

@@ -1,0 +1,1 @@
+"""Contacts: one customer across every channel and identity."""

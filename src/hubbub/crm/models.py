@@ -1,0 +1,73 @@
+"""Contacts: one customer, whatever channel they use.
+
+A customer who posts on Bluesky, then emails, then chats on the brand's
+site is one `Contact` with three `Identity` rows. Conversations point at
+their contact, so the agent sees one history and new messages from any
+of the customer's identities join the same active conversation.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from hubbub.core.models import Workspace
+
+
+class Contact(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=255, blank=True)
+    # Where an email to the customer goes (the address they last wrote from or gave).
+    email = models.CharField(max_length=254, blank=True)
+    # Set when an agent (or a verified identity) merged this contact into another.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name or self.email or f"Contact {self.pk}"
+
+
+class Identity(models.Model):
+    """A way to reach a contact: a handle on a platform, an email address, a chat visitor."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="identities")
+    platform = models.CharField(max_length=20)
+    handle = models.CharField(max_length=255)  # as normalise_handle() writes it
+    name = models.CharField(max_length=255, blank=True)
+    # Proved by the channel: a site's HMAC for a chat user, a mail that threaded in.
+    verified = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "platform", "handle"], name="identity_unique_per_platform"
+            )
+        ]
+        indexes = [models.Index(fields=["contact"], name="identity_contact")]
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.handle}"
+
+    @property
+    def label(self) -> str:
+        """How an agent reads it: an address, a handle, or what kind of visitor."""
+        if self.platform == "email":
+            return self.handle
+        if self.platform == "chat":
+            _, signed_in, user_id = self.handle.partition(":user:")
+            return f"Signed-in user {user_id}" if signed_in else "Website visitor"
+        if self.platform == "webhook":
+            return "Sent through a webhook"
+        return "@" + self.handle.lstrip("@")
+
+    @property
+    def channel_name(self) -> str:
+        return CHANNEL_NAMES.get(self.platform, self.platform.capitalize())
+
+
+CHANNEL_NAMES = {"email": "Email", "chat": "Web chat", "webhook": "Webhook", "x": "X"}
