@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from hubbub.core.errors import Forbidden, NotFound, RateLimited, ValidationFaile
 from hubbub.crm import services as crm
 
 MAX_MESSAGE = 5000
+MAX_USER_ID = 200
 MESSAGES_PER_MINUTE = 12
 SESSIONS_PER_HOUR_PER_ADDRESS = 30
 EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
@@ -73,6 +75,14 @@ class Session:
     token: str  # "" when the visitor came with theirs
 
 
+def _proved(widget: ChatWidget, value: str, given: str) -> bool:
+    """Whether `given` is the site's HMAC of `value` (hex); odd input is simply not proof."""
+    given = given.strip().lower()
+    if not value or not given.isascii():
+        return False
+    return hmac.compare_digest(user_hash(widget, value).encode(), given.encode())
+
+
 @transaction.atomic
 def start_session(
     *,
@@ -82,43 +92,74 @@ def start_session(
     user_hash_given: str = "",
     name: str = "",
     email: str = "",
+    email_hash_given: str = "",
     page_url: str = "",
     address: str = "",
 ) -> Session:
-    """The visitor of this token, or a new one; a signed-in user is verified first."""
-    if user_id and not hmac.compare_digest(user_hash(widget, user_id), user_hash_given.lower()):
+    """The visitor of this token, or a new one; a signed-in user is verified first.
+
+    The site signs the user id (`user_hash`) and, to have Hubbub trust it, the
+    address (`email_hash`, the HMAC of the address): an address the page
+    merely passes could be anyone's, so it is kept to answer by email but
+    joins no one's history.
+    """
+    if len(user_id) > MAX_USER_ID:
+        raise ValidationFailed("That user id is too long.", field="user_id")
+    if user_id and not _proved(widget, user_id, user_hash_given):
         raise Forbidden("Hubbub could not verify who you are.", code="identity_not_verified")
     email = _clean_email(email) if email else ""
+    email_proved = bool(email) and _proved(widget, email, email_hash_given)
     if token:
         visitor = _visitor_of(widget, token)
-        if visitor is not None and (not user_id or visitor.user_id == user_id):
+        # A signed-in user's chat is theirs only: after they sign out (or another
+        # person signs in on the same browser) the token opens nothing.
+        if visitor is not None and visitor.user_id == user_id:
             visitor.last_seen_at = clock.now()
             visitor.page_url = page_url[:2000] or visitor.page_url
             visitor.save(update_fields=["last_seen_at", "page_url"])
             return Session(visitor, "")
-    _limit(f"chat-session:{address}", SESSIONS_PER_HOUR_PER_ADDRESS, 3600)
+    _limit(f"chat-session:{_address_key(address)}", SESSIONS_PER_HOUR_PER_ADDRESS, 3600)
     new_token = secrets.token_urlsafe(32)
-    seen = crm.Seen(
-        CHAT, f"w{widget.pk}:user:{user_id}" if user_id else _anonymous(new_token), name
-    )
+    token_hash = _digest(new_token)
+    seen = crm.Seen(CHAT, handle_of(widget.pk, user_id=user_id, token_hash=token_hash), name)
     contact = crm.contact_for(workspace_id=widget.workspace_id, seen=seen, verified=bool(user_id))
-    if user_id and email:
-        # The site vouches for its user and their address: the same person as that email.
+    if email_proved:
+        # The site vouches for this address: the same person as whoever wrote from it.
         contact = crm.link_identity(
             contact=contact, seen=crm.Seen(crm.EMAIL, email, name), verified=True
         )
         crm.remember_email(contact, email)
+    elif email and not contact.email:
+        crm.remember_email(contact, email)
     visitor = ChatVisitor.objects.create(
         widget=widget,
-        token_hash=_digest(new_token),
+        token_hash=token_hash,
         contact=contact,
         name=name[:120],
         email=email,
-        user_id=user_id[:255],
+        user_id=user_id,
         page_url=page_url[:2000],
         last_seen_at=clock.now(),
     )
     return Session(visitor, new_token)
+
+
+def handle_of(widget_id: int, *, user_id: str, token_hash: str) -> str:
+    """The chat identity of a visitor: the site's user, or this browser's token."""
+    if user_id:
+        return f"w{widget_id}:user:{user_id}"
+    return f"visitor:{token_hash[:20]}"
+
+
+def _address_key(address: str) -> str:
+    """Who a session limit counts: an IPv4 address, or an IPv6 /64 (one household's)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 def visitor_for(widget: ChatWidget, token: str) -> ChatVisitor:
@@ -138,17 +179,13 @@ def _visitor_of(widget: ChatWidget, token: str) -> ChatVisitor | None:
     )
 
 
-def _anonymous(token: str) -> str:
-    return f"visitor:{_digest(token)[:20]}"
-
-
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _clean_email(email: str) -> str:
     email = email.strip().lower()
-    if not EMAIL.match(email):
+    if len(email) > 254 or not EMAIL.match(email):
         raise ValidationFailed("That does not look like an email address.", field="email")
     return email
 
@@ -194,6 +231,7 @@ def visitor_writes(*, visitor: ChatVisitor, body: str) -> Message:
                 team_id=widget.team_id,
                 conversation_id=visitor.conversation_id,
                 verified=bool(visitor.user_id),
+                trusted_thread=True,  # the visitor's own chat, by their token
             )
         )
         if visitor.conversation_id != received.conversation.pk:
@@ -204,8 +242,7 @@ def visitor_writes(*, visitor: ChatVisitor, body: str) -> Message:
 
 def _handle_of(visitor: ChatVisitor) -> str:
     """The identity a visitor's messages are filed under (the one start_session created)."""
-    identity = visitor.contact.identities.filter(platform=CHAT).order_by("-verified", "id").first()
-    return identity.handle if identity is not None else f"visitor:{visitor.pk}"
+    return handle_of(visitor.widget_id, user_id=visitor.user_id, token_hash=visitor.token_hash)
 
 
 @transaction.atomic

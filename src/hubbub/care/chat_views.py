@@ -76,10 +76,19 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
 
 
 def _text(data: dict[str, Any], name: str, limit: int = 5000) -> str:
+    """A text field, refused (not cut) when longer than `limit`: what is stored is what was sent."""
     value = data.get(name, "")
     if not isinstance(value, str):
         raise ValidationFailed(f"{name} must be text.", field=name)
-    return value[: limit * 2]
+    if len(value) > limit:
+        raise ValidationFailed(f"{name} is longer than {limit} characters.", field=name)
+    return value
+
+
+def _after(request: HttpRequest) -> int:
+    """The `after=` message id: a plain number, else from the start."""
+    raw = request.GET.get("after", "0")
+    return int(raw) if raw.isascii() and raw.isdecimal() and len(raw) <= 18 else 0
 
 
 def widget_endpoint(
@@ -137,6 +146,7 @@ def _session(request: HttpRequest, widget: ChatWidget) -> dict[str, Any]:
         user_hash_given=_text(data, "user_hash", 128),
         name=_text(data, "name", 120),
         email=_text(data, "email", 254),
+        email_hash_given=_text(data, "email_hash", 128),
         page_url=_text(data, "page_url", 2000),
         address=request.META.get("REMOTE_ADDR", ""),
     )
@@ -156,8 +166,7 @@ def _messages(request: HttpRequest, widget: ChatWidget) -> dict[str, Any]:
     if request.method == "POST":
         message = chat.visitor_writes(visitor=visitor, body=_text(_json_body(request), "body"))
         return {"message": message_json(message)}
-    after = request.GET.get("after", "0")
-    messages = chat.chat_messages(visitor, after=int(after) if after.isdigit() else 0)
+    messages = chat.chat_messages(visitor, after=_after(request))
     return {"messages": [message_json(m) for m in messages], "online": chat.team_online(widget)}
 
 
@@ -191,9 +200,8 @@ async def stream(request: HttpRequest, key: str) -> HttpResponseBase:
     except HubbubError as error:
         refused = _error(error)
         return _cors(refused, origin) if error.code != "origin_not_allowed" else refused
-    after = request.GET.get("after", "0")
     response: HttpResponseBase = StreamingHttpResponse(
-        _events(widget, visitor, int(after) if after.isdigit() else 0),
+        _events(widget, visitor, _after(request)),
         content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"

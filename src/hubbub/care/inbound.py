@@ -79,8 +79,14 @@ class CustomerMessage:
     # the chat session); followed unless it is closed.
     conversation_id: int | None = None
     verified: bool = False  # the channel proved the identity (a site's HMAC)
-    # Other identities the customer gave here (the address a chat visitor typed).
-    also: tuple[crm.Seen, ...] = ()
+    # The channel's threading proves the sender is the conversation's customer (they
+    # answer the mail the brand sent them): their identity joins that contact. Without
+    # it a threaded message is filed there but merges no one: headers and case tokens
+    # can be copied by whoever saw a mail.
+    trusted_thread: bool = False
+    # An address the customer gave (a form's field): where email reaches them if
+    # nothing better is known. Kept, never merged: anyone can type anyone's address.
+    email: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +94,7 @@ class Received:
     message: Message
     conversation: Conversation
     created: bool
+    duplicate: bool = False  # filed before (the same mail through a second mailbox)
 
 
 @transaction.atomic
@@ -97,26 +104,31 @@ def receive(incoming: CustomerMessage) -> Received:
     contact = crm.contact_for(
         workspace_id=incoming.workspace_id, seen=seen, verified=incoming.verified, lock=True
     )
+    earlier = _filed_before(incoming)
+    if earlier is not None:
+        return Received(earlier, earlier.conversation, created=False, duplicate=True)
     conversation = _threaded(incoming)
+    stranger = False
     if conversation is not None and conversation.contact_id != contact.pk:
-        # The channel says this is the same conversation: the same person, too.
-        owner = conversation.contact or contact
-        contact = crm.link_identity(contact=owner, seen=seen, verified=incoming.verified)
-    for other in incoming.also:
-        contact = crm.link_identity(contact=contact, seen=other)
+        if incoming.trusted_thread or conversation.contact is None:
+            # The channel proves this is the same conversation's customer.
+            owner = conversation.contact or contact
+            contact = crm.link_identity(contact=owner, seen=seen, verified=incoming.verified)
+        else:
+            stranger = True  # filed where it belongs, flagged, and merging no one
     if incoming.channel == EMAIL:
         crm.remember_email(contact, incoming.handle)
-    elif any(other.platform == crm.EMAIL for other in incoming.also) and not contact.email:
-        crm.remember_email(contact, next(o.handle for o in incoming.also if o.platform == "email"))
+    elif incoming.email and not contact.email:
+        crm.remember_email(contact, incoming.email)
     if conversation is None:
         conversation = active_conversation_of_contact(contact.pk)
     created = conversation is None
     if conversation is None:
         conversation = _new_conversation(incoming, contact)
-    elif conversation.contact_id != contact.pk:
+    elif conversation.contact_id != contact.pk and not stranger:
         conversation.contact = contact
         conversation.save(update_fields=["contact", "updated_at"])
-    message = _store(incoming, conversation)
+    message = _store(incoming, conversation, stranger=stranger)
     customer_spoke(conversation, at=message.created_at, triage=message.details.get("triage"))
     if created:
         _opened(conversation, incoming)
@@ -194,9 +206,31 @@ def _subject(incoming: CustomerMessage) -> str:
     return (text[:117] + "…") if len(text) > 120 else (text or "(no subject)")
 
 
-def _store(incoming: CustomerMessage, conversation: Conversation) -> Message:
+def _filed_before(incoming: CustomerMessage) -> Message | None:
+    """The message this one repeats (the same email through two mailboxes), if any.
+
+    Asked with the contact's row locked: of two copies arriving at once, the
+    second waits for the first and finds it.
+    """
+    if incoming.channel != EMAIL or not incoming.external_id:
+        return None
+    return (
+        Message.objects.select_related("conversation")
+        .filter(
+            conversation__workspace_id=incoming.workspace_id,
+            platform=EMAIL,
+            kind=MessageKind.CUSTOMER,
+            external_id=incoming.external_id[:255],
+        )
+        .first()
+    )
+
+
+def _store(incoming: CustomerMessage, conversation: Conversation, *, stranger: bool) -> Message:
     details = dict(incoming.details)
     details["triage"] = _triage(incoming)
+    if stranger:
+        details["unknown_sender"] = True
     message = Message.objects.create(
         conversation=conversation,
         kind=MessageKind.CUSTOMER,
@@ -329,14 +363,19 @@ def post_for_customer(
     from hubbub.care.services import access_for_work
 
     with transaction.atomic():
-        conversation = access_for_work(actor=actor, conversation_id=conversation_id)
+        # Unlocked: receive locks the contact, then the conversation (one order for all).
+        conversation = access_for_work(actor=actor, conversation_id=conversation_id, lock=False)
         if not text.strip():
             raise ValidationFailed("The message is empty.", field="text")
         return receive(
             CustomerMessage(
                 workspace_id=conversation.workspace_id,
                 channel=WEBHOOK,
-                handle=f"api:{conversation.contact_id or conversation.pk}",
+                handle=(
+                    f"api:contact-{conversation.contact_id}"
+                    if conversation.contact_id
+                    else f"api:conversation-{conversation.pk}"
+                ),
                 name=conversation.customer_name,
                 body=text.strip(),
                 subject=subject.strip()[:300],
@@ -344,5 +383,6 @@ def post_for_customer(
                 details={"source": source.strip()[:80] or "API", "posted_by": actor.pk},
                 conversation_id=conversation.pk,
                 verified=True,
+                trusted_thread=True,  # the brand's own system, with a person's token
             )
         ).message

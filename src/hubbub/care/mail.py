@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import logging
 import re
+import secrets
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -40,6 +41,7 @@ from hubbub.care.models import (
 from hubbub.connectors.email import compose, mime, sniff
 from hubbub.connectors.models import InboundEmail, InboundEmailState, Mailbox
 from hubbub.core import clock
+from hubbub.crm.models import Identity
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +110,7 @@ def file_email(*, inbound_id: int) -> str | None:
     try:
         with transaction.atomic():
             row = (
-                InboundEmail.objects.select_for_update(skip_locked=True)
+                InboundEmail.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("mailbox")
                 .filter(
                     pk=inbound_id,
@@ -147,6 +149,7 @@ def _file(row: InboundEmail) -> None:
         _done(row, InboundEmailState.IGNORED, reason)
         return
     mailbox = row.mailbox
+    thread = _thread(parsed, workspace_id=row.workspace_id)
     received = inbound.receive(
         inbound.CustomerMessage(
             workspace_id=row.workspace_id,
@@ -156,14 +159,20 @@ def _file(row: InboundEmail) -> None:
             body=parsed.text,
             html=parsed.html,
             subject=parsed.subject,
-            external_id=parsed.message_id or f"hubbub-inbound-{row.pk}",
+            # A mail without a Message-ID gets one nobody can guess (it is matched
+            # against the References of later mails).
+            external_id=parsed.message_id or f"{secrets.token_hex(16)}@hubbub.invalid",
             received_at=row.server_received_at or row.accepted_at,
             details=_details(parsed, mailbox),
             attachments=tuple(_attachment(item) for item in parsed.attachments),
             team_id=mailbox.team_id,
-            conversation_id=_thread(parsed, workspace_id=row.workspace_id),
+            conversation_id=thread.conversation_id,
+            trusted_thread=thread.trusted,
         )
     )
+    if received.duplicate:
+        _done(row, InboundEmailState.IGNORED, "A copy of a mail already filed")
+        return
     row.filed_as = received.message
     _done(row, InboundEmailState.DELIVERED, "; ".join(parsed.problems)[:500])
 
@@ -215,7 +224,14 @@ def _not_a_customer_message(row: InboundEmail, parsed: mime.ParsedEmail) -> str:
     return ""
 
 
-def _thread(parsed: mime.ParsedEmail, *, workspace_id: int) -> int | None:
+@dataclass(frozen=True, slots=True)
+class Thread:
+    conversation_id: int | None
+    # The sender answers a mail the brand sent to this very address: they are the customer.
+    trusted: bool = False
+
+
+def _thread(parsed: mime.ParsedEmail, *, workspace_id: int) -> Thread:
     """The conversation this mail continues: by its headers, else by a case token."""
     ids = [i[:255] for i in (parsed.in_reply_to, *parsed.references) if i]
     if ids:
@@ -224,14 +240,16 @@ def _thread(parsed: mime.ParsedEmail, *, workspace_id: int) -> int | None:
                 conversation__workspace_id=workspace_id, platform=EMAIL, external_id__in=ids
             )
             .order_by("-created_at", "-id")
-            .values_list("conversation_id", flat=True)
+            .values("conversation_id", "kind", "details")
             .first()
         )
         if earlier is not None:
-            return earlier
+            details = earlier["details"] if isinstance(earlier["details"], dict) else {}
+            wrote_to = details.get("to") if earlier["kind"] == MessageKind.PRIVATE else ""
+            return Thread(earlier["conversation_id"], trusted=wrote_to == parsed.sender.address)
     subject_token = SUBJECT_TOKEN.search(parsed.subject.lower())
     places = [subject_token.group(1) if subject_token else "", *parsed.delivered_to]
-    return conversation_id_for_token(" ".join(places), workspace_id=workspace_id)
+    return Thread(conversation_id_for_token(" ".join(places), workspace_id=workspace_id))
 
 
 def _record_bounce(parsed: mime.ParsedEmail, *, workspace_id: int) -> int | None:
@@ -272,7 +290,8 @@ def _details(parsed: mime.ParsedEmail, mailbox: Mailbox) -> dict[str, object]:
         "mailbox_id": mailbox.pk,
         "message_id": parsed.message_id,
         "in_reply_to": parsed.in_reply_to,
-        "references": list(parsed.references)[-20:],
+        # The thread's first mail and the latest ones, as replies must carry them.
+        "references": list(parsed.references[:1]) + list(parsed.references[1:][-19:]),
         "from": parsed.sender.address,
         "reply_to": parsed.reply_to.address if parsed.reply_to is not None else "",
         "to": [a.address for a in parsed.to][:20],
@@ -318,22 +337,30 @@ def mailbox_for(conversation: Conversation) -> Mailbox | None:
 
 
 def recipient_of(conversation: Conversation) -> str:
-    """Where an email to this customer goes: their latest mail's Reply-To or From, else the
-    contact's address."""
+    """Where an email to this customer goes: the latest address of theirs they wrote from
+    (or asked replies to go to), else their contact's address.
+
+    Only the customer's own addresses count: a stranger's mail filed on the
+    conversation (its headers copied) never redirects the answers.
+    """
+    contact = conversation.contact
+    if contact is None:
+        return conversation.customer_handle if conversation.platform == EMAIL else ""
+    theirs = set(
+        Identity.objects.filter(contact=contact, platform=EMAIL).values_list("handle", flat=True)
+    )
     latest = (
         conversation.messages.filter(kind=MessageKind.CUSTOMER, platform=EMAIL)
         .order_by("-created_at", "-id")
-        .values_list("details", flat=True)
-        .first()
+        .values_list("details", flat=True)[:20]
     )
-    if isinstance(latest, dict):
-        address = latest.get("reply_to") or latest.get("from")
-        if isinstance(address, str) and address:
-            return address
-    contact = conversation.contact
-    if contact is not None and contact.email:
-        return contact.email
-    return conversation.customer_handle if conversation.platform == EMAIL else ""
+    for details in latest:
+        if not isinstance(details, dict):
+            continue
+        for address in (details.get("reply_to"), details.get("from")):
+            if isinstance(address, str) and address in theirs:
+                return address
+    return contact.email
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,7 +433,8 @@ def display_html(message: Message, *, remote: bool = False) -> str:
     remote images only when the agent asked (`remote`)."""
     from django.urls import reverse
 
-    html = message.html
+    # Remote images first: that step sanitises again, with relative URLs (ours) refused.
+    html = mime.html_with_remote(message.html) if remote else message.html
     inline = {
         a.content_id: reverse("care:attachment", args=[a.pk])
         for a in message.attachments.all()
@@ -416,4 +444,4 @@ def display_html(message: Message, *, remote: bool = False) -> str:
         html = CID.sub(
             lambda m: f'src="{inline[m.group(1)]}"' if m.group(1) in inline else m.group(0), html
         )
-    return mime.html_with_remote(html) if remote else html
+    return html

@@ -238,6 +238,8 @@ class MessageKind(models.TextChoices):
 
 # The "platform" of a private message delivered on the customer's case page.
 CASE_PAGE = "case"
+# What a customer's own message on the case page carries ("" before messages had one).
+CASE_PAGE_PLATFORMS = ("", CASE_PAGE)
 # The channels a customer writes to the brand on directly (Message.platform).
 EMAIL = "email"
 CHAT = "chat"

@@ -24,6 +24,7 @@ from hubbub.accounts.models import User
 from hubbub.care import approvals, audit, macros, sla
 from hubbub.care.models import (
     CASE_PAGE,
+    CASE_PAGE_PLATFORMS,
     CHAT,
     EMAIL,
     ActivityKind,
@@ -204,7 +205,7 @@ def private_route(
         return PrivateRoute.DIRECT
     # The customer wrote on the case page (not by email or in the chat: those answer there).
     if conversation.messages.filter(
-        kind=MessageKind.CUSTOMER, platform__in=["", CASE_PAGE]
+        kind=MessageKind.CUSTOMER, platform__in=CASE_PAGE_PLATFORMS
     ).exists():
         return PrivateRoute.CASE_PAGE
     return None

@@ -21,6 +21,7 @@ from django.db import transaction
 from hubbub.accounts.models import User
 from hubbub.care import audit, case_links, inbound, outbound
 from hubbub.care.models import (
+    CASE_PAGE_PLATFORMS,
     ActivityKind,
     CaseAccess,
     Conversation,
@@ -196,6 +197,7 @@ def customer_writes(*, conversation: Conversation, body: str, secret: str = "") 
     recent = Message.objects.filter(
         conversation=locked,
         kind=MessageKind.CUSTOMER,
+        platform__in=CASE_PAGE_PLATFORMS,
         created_at__gte=clock.now() - dt.timedelta(hours=1),
     ).count()
     if recent >= CUSTOMER_MESSAGES_PER_HOUR:

@@ -15,6 +15,7 @@ from hubbub.accounts import selectors as accounts
 from hubbub.accounts.models import Role, Team, TeamKind, User
 from hubbub.care.models import (
     CASE_PAGE,
+    CASE_PAGE_PLATFORMS,
     Activity,
     Attachment,
     Conversation,
@@ -420,10 +421,14 @@ def agents_with_capacity(*, user: User) -> list[User]:
 
 
 def case_thread(conversation: Conversation, limit: int = 200) -> list[Message]:
-    """What the customer sees on their case page: their messages and the brand's answers there."""
+    """What the customer sees on their case page: their messages and the brand's answers there.
+
+    Never what came by email, chat or webhook: the page's reader holds a link
+    that may have been public, and those channels have their own readers.
+    """
     return list(
         conversation.messages.filter(
-            Q(kind=MessageKind.CUSTOMER)
+            Q(kind=MessageKind.CUSTOMER, platform__in=CASE_PAGE_PLATFORMS)
             | Q(kind=MessageKind.PRIVATE, platform=CASE_PAGE, state=DeliveryState.SENT)
         ).order_by("created_at", "id")[:limit]
     )

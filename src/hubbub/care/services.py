@@ -35,6 +35,7 @@ from hubbub.care.models import (
     Notification,
     Tag,
 )
+from hubbub.connectors.models import ChatVisitor
 from hubbub.core import clock, origin
 from hubbub.core.errors import Conflict, HubbubError, NotFound, ValidationFailed
 from hubbub.core.events import publish
@@ -806,6 +807,11 @@ def merge_conversations(*, actor: User, conversation_id: int, into_id: int) -> C
         raise Conflict("One of these conversations was merged already.", code="already_merged")
     ConversationMention.objects.filter(conversation=source).update(conversation=target)
     Message.objects.filter(conversation=source).update(conversation=target)
+    # A chat visitor on the merged conversation goes on chatting on the target.
+    ChatVisitor.objects.filter(conversation=source).update(conversation=target)
+    if source.contact_id and target.contact_id and source.contact_id != target.contact_id:
+        # The agent says these are one customer's: so are their identities.
+        crm.merge_contacts(into=target.contact, other=source.contact)  # type: ignore[arg-type]
     source.status = ConversationStatus.CLOSED
     source.merged_into = target
     source.resolved_at = source.resolved_at or clock.now()

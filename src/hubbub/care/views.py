@@ -183,7 +183,8 @@ def _page_context(
 def conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
     user = current_user(request)
     raw_remote = request.GET.get("remote", "")
-    remote_for = int(raw_remote) if raw_remote.isdigit() else None
+    plain = raw_remote.isascii() and raw_remote.isdecimal() and len(raw_remote) <= 18
+    remote_for = int(raw_remote) if plain else None
     context = _page_context(user, conversation_id, remote_for=remote_for)
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "care/conversation.html#conversation-body", context)

@@ -31,7 +31,6 @@ from hubbub.connectors import webhooks as signatures
 from hubbub.connectors.models import WebhookDelivery, WebhookEndpoint
 from hubbub.core import clock
 from hubbub.core.errors import HubbubError, NotFound, ValidationFailed
-from hubbub.crm import services as crm
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_TEXT = 20_000
@@ -93,18 +92,34 @@ def _file(endpoint: WebhookEndpoint, webhook_id: str, body: bytes) -> Delivered:
                 "webhook_id": webhook_id,
             },
             team_id=endpoint.team_id,
-            conversation_id=payload["conversation_id"],
-            # The brand's own signed system vouches for the address it sends.
-            verified=True,
-            also=(crm.Seen(crm.EMAIL, customer["email"], customer["name"]),)
-            if customer["email"]
-            else (),
+            conversation_id=_continued(endpoint, payload["conversation_id"]),
+            # Signed by the sender, but what a form's user typed is theirs to type: the
+            # address is where to answer, and merges no one.
+            email=customer["email"],
         )
     )
     delivery.message = received.message
     delivery.save(update_fields=["message"])
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(last_received_at=clock.now())
     return Delivered(message=received.message, duplicate=False)
+
+
+def _continued(endpoint: WebhookEndpoint, conversation_id: int | None) -> int | None:
+    """A conversation a delivery continues: only one this endpoint has posted to."""
+    if conversation_id is None:
+        return None
+    posted_here = Message.objects.filter(
+        conversation_id=conversation_id,
+        conversation__workspace_id=endpoint.workspace_id,
+        platform=WEBHOOK,
+        details__endpoint_id=endpoint.pk,
+    ).exists()
+    if not posted_here:
+        raise ValidationFailed(
+            "conversation_id names no conversation this webhook has posted to.",
+            field="conversation_id",
+        )
+    return conversation_id
 
 
 def _text(data: Mapping[str, Any], name: str, limit: int) -> str:

@@ -173,6 +173,9 @@ class InboundEmail(models.Model):
         ]
         indexes = [
             models.Index(fields=["mailbox", "header_message_id"], name="inbound_email_message_id"),
+            # Filing asks whether a mail was filed already through any of the workspace's
+            # mailboxes.
+            models.Index(fields=["workspace", "header_message_id"], name="inbound_email_copies"),
             models.Index(
                 fields=["id"],
                 name="inbound_email_to_file",

@@ -141,12 +141,15 @@ def link_identity(*, contact: Contact, seen: Seen, verified: bool = False) -> Co
 
 def merge_contacts(*, into: Contact, other: Contact) -> Contact:
     """`other` is the same person as `into`: its identities and conversations move over."""
-    from hubbub.care.models import Conversation  # care depends on crm, not the reverse
+    # Care and the chat depend on crm, not the reverse.
+    from hubbub.care.models import Conversation
+    from hubbub.connectors.models import ChatVisitor
 
     if into.pk == other.pk:
         return into
     Identity.objects.filter(contact=other).update(contact=into)
     Conversation.objects.filter(contact=other).update(contact=into)
+    ChatVisitor.objects.filter(contact=other).update(contact=into)
     Contact.objects.filter(merged_into=other).update(merged_into=into)
     other.merged_into = into
     other.save(update_fields=["merged_into", "updated_at"])

@@ -339,6 +339,7 @@ def _create_direct_channels(workspace: Workspace) -> None:
         user_hash_given=chat.user_hash(widget, "cust-20417"),
         name="Priya Norsen",
         email="priya.norsen@example.net",
+        email_hash_given=chat.user_hash(widget, "priya.norsen@example.net"),
         page_url=f"https://www.{DOMAIN}/account/bills",
     )
     chat.visitor_writes(

@@ -41,7 +41,7 @@ def call(
     origin: str = SITE,
     method: str = "post",
 ) -> Any:
-    headers = {"Origin": origin} if origin else {}
+    headers: dict[str, str] = {"Origin": origin} if origin else {}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     url = f"/chat/k7f3a9c1d2e4/{path}"
@@ -227,3 +227,113 @@ def test_a_client_that_names_no_origin_still_needs_the_visitors_token(
     assert len(same_origin.json()["messages"]) == 1
     assert "Access-Control-Allow-Origin" not in same_origin
     assert no_token.status_code == 403
+
+
+def test_an_address_the_site_does_not_sign_joins_no_one_elses_history(
+    client: Client, widget: ChatWidget, cast: Cast
+) -> None:
+    # Vic emailed the team; Eve signs in to the site as herself and claims Vic's address.
+    from hubbub.care import inbound
+    from hubbub.care.models import EMAIL
+    from hubbub.care.tests.factories import START
+
+    vic = inbound.receive(
+        inbound.CustomerMessage(
+            workspace_id=cast.brightwave.pk,
+            channel=EMAIL,
+            handle="vic@example.test",
+            name="Vic",
+            body="My new address is 1 Secret Lane",
+            received_at=START,
+        )
+    )
+    eve = start(
+        client, user_id="u-eve", user_hash=chat.user_hash(widget, "u-eve"), email="vic@example.test"
+    )
+    call(client, "messages", {"body": "What did I tell you about my address?"}, token=eve["token"])
+
+    eves = ChatVisitor.objects.get(user_id="u-eve")
+    assert eves.contact_id != vic.conversation.contact_id
+    assert eves.conversation_id != vic.conversation.pk
+    assert "Secret Lane" not in json.dumps(
+        call(client, "messages", token=eve["token"], method="get").json()
+    )
+
+
+def test_an_address_the_site_signs_is_the_same_person_as_whoever_wrote_from_it(
+    client: Client, widget: ChatWidget, cast: Cast
+) -> None:
+    from hubbub.care import inbound
+    from hubbub.care.models import EMAIL
+    from hubbub.care.tests.factories import START
+
+    emailed = inbound.receive(
+        inbound.CustomerMessage(
+            workspace_id=cast.brightwave.pk,
+            channel=EMAIL,
+            handle="ana@example.test",
+            name="Ana",
+            body="Where is my order?",
+            received_at=START,
+        )
+    )
+    ana = start(
+        client,
+        user_id="u-ana",
+        user_hash=chat.user_hash(widget, "u-ana"),
+        email="ana@example.test",
+        email_hash=chat.user_hash(widget, "ana@example.test"),
+    )
+    call(client, "messages", {"body": "Any news on my order?"}, token=ana["token"])
+
+    assert ChatVisitor.objects.get(user_id="u-ana").conversation_id == emailed.conversation.pk
+
+
+def test_a_signed_in_users_chat_does_not_open_for_whoever_uses_the_browser_next(
+    client: Client, widget: ChatWidget
+) -> None:
+    ana = start(client, user_id="u-ana", user_hash=chat.user_hash(widget, "u-ana"))
+    call(client, "messages", {"body": "My card ends 4242"}, token=ana["token"])
+
+    after_sign_out = start(client, token=ana["token"])
+
+    assert after_sign_out["token"] != ana["token"]
+    assert after_sign_out["messages"] == []
+
+
+def test_odd_identity_input_is_refused_with_a_reason_not_an_error(
+    client: Client, widget: ChatWidget
+) -> None:
+    long_id = call(client, "session", {"user_id": "u" * 300, "user_hash": "x"})
+    odd_hash = call(client, "session", {"user_id": "u-1", "user_hash": "é" * 64})
+    long_email = call(client, "session", {"email": "a" * 60 + "@" + "b" * 250 + ".com"})
+    odd_after = call(client, "messages?after=²", token=start(client)["token"], method="get")
+
+    assert long_id.status_code == 422
+    assert odd_hash.status_code == 403
+    assert long_email.status_code == 422
+    assert odd_after.status_code == 200
+
+
+def test_merging_conversations_keeps_the_chat_visitor_on_the_merged_one(
+    client: Client, widget: ChatWidget, cast: Cast
+) -> None:
+    from hubbub.care.tests.factories import arrives
+
+    session = start(client, name="Ana")
+    call(client, "messages", {"body": "Hello from the chat"}, token=session["token"])
+    chatted = Conversation.objects.get(platform=CHAT)
+    posted = arrives(cast, "ana.example", team=cast.care)
+
+    services.merge_conversations(actor=cast.cara, conversation_id=chatted.pk, into_id=posted.pk)
+    outbound.send_direct(
+        actor=cast.cara, conversation_id=posted.pk, body="Still here?", channel=CHAT
+    )
+
+    read = call(client, "messages", token=session["token"], method="get").json()
+    assert [m["body"].split("\n")[0] for m in read["messages"]] == [
+        "Hello from the chat",
+        "Still here?",
+    ]
+    posted.refresh_from_db()
+    assert posted.contact_id == ChatVisitor.objects.get().contact_id

@@ -86,10 +86,14 @@ def test_the_next_email_of_the_same_customer_joins_their_conversation(cast: Cast
 
 def test_a_customer_who_posts_then_emails_then_chats_has_one_conversation(cast: Cast) -> None:
     posted = arrives(cast, "ana.bsky.social", author_name="Ana Ruiz", platform="bluesky")
-    # The email threads into the conversation (a reply to the brand's mail, or its
-    # case token): the address becomes one of Ana's identities.
+    # She answers the mail the brand sent her: the address becomes one of Ana's identities.
     emailed = writes(
-        cast, EMAIL, "ana@example.com", "Here are my order details.", conversation_id=posted.pk
+        cast,
+        EMAIL,
+        "ana@example.com",
+        "Here are my order details.",
+        conversation_id=posted.pk,
+        trusted_thread=True,
     )
     # Later she chats on the brand's site, as the signed-in user the site vouches for,
     # with the same address.
@@ -108,6 +112,20 @@ def test_a_customer_who_posts_then_emails_then_chats_has_one_conversation(cast: 
     }
     kinds = [m.platform for m in Message.objects.filter(conversation=posted).order_by("id")]
     assert kinds == ["email", "chat"]
+
+
+def test_a_message_threaded_by_a_copied_header_is_filed_flagged_and_merges_no_one(
+    cast: Cast,
+) -> None:
+    posted = arrives(cast, "ana.bsky.social", author_name="Ana Ruiz", platform="bluesky")
+
+    copied = writes(cast, EMAIL, "eve@evil.test", "Send it here", conversation_id=posted.pk)
+
+    assert copied.conversation.pk == posted.pk
+    assert copied.message.details["unknown_sender"] is True
+    posted.refresh_from_db()
+    assert posted.contact is not None
+    assert not posted.contact.identities.filter(platform=EMAIL).exists()
 
 
 def test_a_post_by_a_customer_who_emailed_first_joins_the_email_conversation(

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from hubbub.accounts.tests.factories import Cast
 from hubbub.care import mail, outbound
@@ -231,10 +232,13 @@ def test_a_mail_that_names_the_case_in_its_subject_joins_that_case(
 
     assert Conversation.objects.filter(platform=EMAIL).count() == 1
     assert conversation.messages.filter(kind=MessageKind.CUSTOMER).count() == 2
+    # Anyone who saw the subject could copy the token: the mail joins the case, flagged,
+    # and the work address becomes Ana's only when an agent merges it.
+    from_work = conversation.messages.get(details__from="ana@work.test")
+    assert from_work.details["unknown_sender"] is True
     assert conversation.contact is not None
     assert set(conversation.contact.identities.values_list("handle", flat=True)) == {
-        "ana@example.test",
-        "ana@work.test",
+        "ana@example.test"
     }
 
 
@@ -497,3 +501,105 @@ def test_a_mail_with_a_30_mb_attachment_is_filed_with_the_file_refused_and_its_r
     assert "10 MB" in video.rejected
     assert bytes(video.data) == b""
     assert InboundEmail.objects.get().size > 30 * 1024 * 1024  # the mail itself is kept whole
+
+
+def test_a_stranger_copying_a_threads_headers_is_filed_there_flagged_and_redirects_nothing(
+    mailbox: Mailbox,
+    dovecot: Dovecot,
+    mail_account: ImapSettings,
+    smtp_server: SmtpSink,
+    cast: Cast,
+) -> None:
+    dovecot.append(mail_account, customer_mail("Hi", sender="Vic <vic@example.test>")[0])
+    read_mailbox(mailbox)
+    conversation = Conversation.objects.get(platform=EMAIL)
+    reply = outbound.send_direct(
+        actor=cast.cara, conversation_id=conversation.pk, body="Your code is 991", channel=EMAIL
+    )
+    outbound.deliver(message_id=reply.pk)
+
+    # Eve was forwarded the brand's mail: she answers it with its headers.
+    forged, _ = customer_mail(
+        "Please send future mail here", sender="Eve <eve@evil.test>", in_reply_to=reply.external_id
+    )
+    dovecot.append(mail_account, forged)
+    read_mailbox(mailbox)
+
+    eves = conversation.messages.get(details__from="eve@evil.test")
+    assert eves.details["unknown_sender"] is True
+    conversation.refresh_from_db()
+    assert conversation.contact is not None
+    assert conversation.contact.email == "vic@example.test"
+    assert mail.recipient_of(conversation) == "vic@example.test"
+    assert not conversation.contact.identities.filter(handle="eve@evil.test").exists()
+
+
+def test_loading_remote_images_keeps_the_mails_own_inline_images(
+    mailbox: Mailbox, dovecot: Dovecot, mail_account: ImapSettings
+) -> None:
+    message = EmailMessage()
+    message["From"] = "Ana <ana@example.test>"
+    message["To"] = "support@brightwave.test"
+    message["Subject"] = "Logo"
+    message["Message-ID"] = make_msgid(domain="example.test")
+    message.set_content("See below")
+    message.add_alternative(
+        '<p><img src="cid:box@x"> and <img src="https://cdn.shop.example/a.png"></p>',
+        subtype="html",
+    )
+    message.get_payload()[1].add_related(  # type: ignore[union-attr,index]
+        PNG, maintype="image", subtype="png", cid="<box@x>"
+    )
+    dovecot.append(mail_account, message.as_bytes())
+    read_mailbox(mailbox)
+    filed = Message.objects.select_related("conversation").get(kind=MessageKind.CUSTOMER)
+    inline = Attachment.objects.get(message=filed)
+
+    for remote in (False, True):
+        shown = mail.display_html(filed, remote=remote)
+        assert f'src="/inbox/attachments/{inline.pk}"' in shown
+        assert (' src="https://cdn.shop.example/a.png"' in shown) is remote
+
+
+def test_the_same_mail_filed_through_a_second_mailbox_is_a_copy_not_a_second_message(
+    cast: Cast,
+) -> None:
+    from hubbub.care import inbound
+    from hubbub.care.tests.factories import START
+
+    def arrives() -> inbound.Received:
+        return inbound.receive(
+            inbound.CustomerMessage(
+                workspace_id=cast.brightwave.pk,
+                channel=EMAIL,
+                handle="ana@example.test",
+                name="Ana",
+                body="To support and sales at once",
+                received_at=START,
+                external_id="m-1@example.test",
+            )
+        )
+
+    first, second = arrives(), arrives()
+
+    assert not first.duplicate
+    assert second.duplicate
+    assert second.message.pk == first.message.pk
+    assert Message.objects.filter(kind=MessageKind.CUSTOMER).count() == 1
+
+
+def test_the_case_page_never_shows_what_came_by_email(
+    mailbox: Mailbox, dovecot: Dovecot, mail_account: ImapSettings, cast: Cast, client: Client
+) -> None:
+    from hubbub.care import case_links
+
+    dovecot.append(mail_account, customer_mail("My account password is hunter2")[0])
+    read_mailbox(mailbox)
+    conversation = Conversation.objects.get(platform=EMAIL)
+
+    url = reverse("care:case", args=[case_links.token_for(conversation)])
+    client.post(url, {"body": "Written on the case page"})  # this browser holds the thread
+    page = client.get(url).content.decode()
+
+    assert "Written on the case page" in page
+    assert "hunter2" not in page

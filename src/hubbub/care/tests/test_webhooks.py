@@ -157,3 +157,57 @@ def test_an_unknown_or_disabled_endpoint_is_not_found(
     assert (
         client.post("/hooks/nope", data=b"{}", content_type="application/json").status_code == 404
     )
+
+
+def test_an_address_typed_into_a_form_merges_no_one(
+    client: Client, endpoint: WebhookEndpoint, cast: Cast
+) -> None:
+    from hubbub.care import inbound
+    from hubbub.care.models import EMAIL
+    from hubbub.care.tests.factories import START
+
+    vic = inbound.receive(
+        inbound.CustomerMessage(
+            workspace_id=cast.brightwave.pk,
+            channel=EMAIL,
+            handle="vic@example.com",
+            name="Vic",
+            body="My new address is 1 Secret Lane",
+            received_at=START,
+        )
+    )
+
+    posted = post(
+        client,
+        endpoint,
+        {"customer": {"email": "vic@example.com", "name": "Eve"}, "message": {"text": "Hi"}},
+    ).json()
+
+    assert posted["conversation_id"] != vic.conversation.pk
+
+
+def test_a_delivery_may_continue_only_a_conversation_of_its_own_webhook(
+    client: Client, endpoint: WebhookEndpoint, cast: Cast
+) -> None:
+    other = arrives_elsewhere(cast)
+
+    refused = post(client, endpoint, {**REVIEW, "conversation_id": other.pk})
+
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "conversation_id"
+    assert Message.objects.filter(conversation=other).count() == 0
+
+
+def test_a_timestamp_far_in_the_future_is_refused_not_an_error(
+    client: Client, endpoint: WebhookEndpoint
+) -> None:
+    future = post(client, endpoint, REVIEW, timestamp=99_999_999_999)
+
+    assert future.status_code == 401
+    assert future.json()["code"] == "stale"
+
+
+def arrives_elsewhere(cast: Cast) -> Conversation:
+    from hubbub.care.tests.factories import arrives
+
+    return arrives(cast, "someone.example", team=cast.care)

@@ -109,13 +109,20 @@ class ImapMailbox:
         return self._status
 
     def fetch_new(
-        self, after_uid: int, *, limit: int = 100, max_bytes: int = MAX_MESSAGE_BYTES
+        self,
+        after_uid: int,
+        *,
+        limit: int = 100,
+        max_bytes: int = MAX_MESSAGE_BYTES,
+        max_total_bytes: int | None = None,
     ) -> list[FetchedMail]:
         """The messages with a UID above `after_uid`, ascending, at most `limit` of them.
 
         A message larger than `max_bytes` (as the server declares it, or as
         it arrives) comes back with `too_large` set and no bytes. A message
-        deleted while this runs is left out: it is gone.
+        deleted while this runs is left out: it is gone. `max_total_bytes`
+        stops the list early once the messages' declared sizes reach it (one
+        message at least), so memory stays bounded whatever waits.
         """
         if after_uid < 0 or limit < 1:
             raise ValueError("after_uid must be at least 0 and limit at least 1")
@@ -128,6 +135,8 @@ class ImapMailbox:
             if not uids:
                 return []
             described = self._client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"])
+            if max_total_bytes is not None:
+                uids = _within(uids, described, max_total_bytes=max_total_bytes)
             return self._read(uids, described, max_bytes=max_bytes)
 
     def wait_for_new(self, timeout: float) -> bool:
@@ -384,6 +393,21 @@ def _select(client: _CheckedIMAPClient, folder: str) -> MailboxStatus:
     return MailboxStatus(
         uidvalidity=uidvalidity, uidnext=uidnext, exists=_number(selected.get(b"EXISTS")) or 0
     )
+
+
+def _within(
+    uids: list[int], described: dict[int, dict[bytes, Any]], *, max_total_bytes: int
+) -> list[int]:
+    """The first `uids` whose declared sizes add up to `max_total_bytes` (one at least)."""
+    kept: list[int] = []
+    total = 0
+    for uid in uids:
+        size = max(_size(described.get(uid, {})), 0)
+        if kept and total + size > max_total_bytes:
+            break
+        kept.append(uid)
+        total += size
+    return kept
 
 
 def _batches(uids: list[int], sizes: dict[int, int], *, max_bytes: int) -> Iterator[list[int]]:

@@ -30,6 +30,8 @@ BATCH = 50
 # A mail up to this size is taken in whole (its text filed, attachments over their own
 # limit refused with the reason); a larger one is recorded and left on the server.
 MAX_MAIL_BYTES = 50 * 1024 * 1024
+# What one batch may hold in memory (and in one transaction), whatever waits.
+MAX_BATCH_BYTES = 64 * 1024 * 1024
 # IDLE in short spells (a DONE and a new IDLE each time): a stop or a changed setting
 # is noticed within one.
 IDLE_SECONDS = 10.0
@@ -52,7 +54,7 @@ def imap_settings(mailbox: Mailbox) -> imap.ImapSettings:
 class Stored:
     mails: int
     too_large: int
-    more: bool  # the batch was full: fetch again at once
+    more: bool  # something came: fetch again at once
 
 
 def sync_once(box: imap.ImapMailbox, mailbox_id: int, *, limit: int = BATCH) -> Stored:
@@ -62,12 +64,15 @@ def sync_once(box: imap.ImapMailbox, mailbox_id: int, *, limit: int = BATCH) -> 
     if cursor is None:
         return Stored(0, 0, more=False)
     after = cursor["last_uid"] if cursor["uidvalidity"] == status.uidvalidity else 0
-    fetched = box.fetch_new(after, limit=limit, max_bytes=MAX_MAIL_BYTES)
+    fetched = box.fetch_new(
+        after, limit=limit, max_bytes=MAX_MAIL_BYTES, max_total_bytes=MAX_BATCH_BYTES
+    )
     store(mailbox_id, uidvalidity=status.uidvalidity, fetched=fetched)
     return Stored(
         mails=len(fetched),
         too_large=sum(1 for mail in fetched if mail.too_large),
-        more=len(fetched) >= limit,
+        # A batch may stop early (its bytes): ask again until one comes back empty.
+        more=bool(fetched),
     )
 
 

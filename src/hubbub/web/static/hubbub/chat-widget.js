@@ -112,6 +112,8 @@
     if (identity.userHash) body.user_hash = String(identity.userHash);
     if (identity.name) body.name = String(identity.name);
     if (identity.email) body.email = String(identity.email);
+    // The site's HMAC of the address: without it Hubbub keeps the address but trusts it no further.
+    if (identity.emailHash) body.email_hash = String(identity.emailHash);
     return request("POST", "/session", body).catch(function (error) {
       if (!body.token || !isBadToken(error)) throw error;
       forgetToken();
