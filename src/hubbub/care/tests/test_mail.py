@@ -103,6 +103,20 @@ def read_mailbox(mailbox: Mailbox) -> None:
     mail.file_pending()
 
 
+def answered_by_email(
+    cast: Cast, mailbox: Mailbox, dovecot: Dovecot, account: ImapSettings, *, sender: str, body: str
+) -> tuple[Conversation, Message]:
+    """A customer writes in; Cara answers by email and the job sends it."""
+    dovecot.append(account, customer_mail("Hi", sender=sender)[0])
+    read_mailbox(mailbox)
+    conversation = Conversation.objects.get(platform=EMAIL)
+    reply = outbound.send_direct(
+        actor=cast.cara, conversation_id=conversation.pk, body=body, channel=EMAIL
+    )
+    outbound.deliver(message_id=reply.pk)
+    return conversation, reply
+
+
 def test_a_customers_mail_is_read_from_the_mailbox_and_opens_a_conversation(
     mailbox: Mailbox, dovecot: Dovecot, mail_account: ImapSettings, cast: Cast
 ) -> None:
@@ -286,13 +300,9 @@ def test_a_bounce_of_our_reply_marks_it_failed(
     smtp_server: SmtpSink,
     cast: Cast,
 ) -> None:
-    dovecot.append(mail_account, customer_mail("Hi", sender="ana@example.test")[0])
-    read_mailbox(mailbox)
-    conversation = Conversation.objects.get(platform=EMAIL)
-    reply = outbound.send_direct(
-        actor=cast.cara, conversation_id=conversation.pk, body="Hello Ana", channel=EMAIL
+    conversation, reply = answered_by_email(
+        cast, mailbox, dovecot, mail_account, sender="ana@example.test", body="Hello Ana"
     )
-    outbound.deliver(message_id=reply.pk)
     [sent] = smtp_server.messages()
 
     original = email.message_from_bytes(sent.content, policy=email.policy.default)
@@ -510,13 +520,14 @@ def test_a_stranger_copying_a_threads_headers_is_filed_there_flagged_and_redirec
     smtp_server: SmtpSink,
     cast: Cast,
 ) -> None:
-    dovecot.append(mail_account, customer_mail("Hi", sender="Vic <vic@example.test>")[0])
-    read_mailbox(mailbox)
-    conversation = Conversation.objects.get(platform=EMAIL)
-    reply = outbound.send_direct(
-        actor=cast.cara, conversation_id=conversation.pk, body="Your code is 991", channel=EMAIL
+    conversation, reply = answered_by_email(
+        cast,
+        mailbox,
+        dovecot,
+        mail_account,
+        sender="Vic <vic@example.test>",
+        body="Your code is 991",
     )
-    outbound.deliver(message_id=reply.pk)
 
     # Eve was forwarded the brand's mail: she answers it with its headers.
     forged, _ = customer_mail(
