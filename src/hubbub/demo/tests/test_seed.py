@@ -45,3 +45,26 @@ def test_the_demo_has_email_chat_and_webhook_customers_one_of_them_on_two_channe
         .values_list("platform", flat=True)
     )
     assert channels == ["email", "chat"]
+
+
+def test_the_demo_answers_by_email_through_its_sandbox_mailbox() -> None:
+    from hubbub.care import outbound
+    from hubbub.care.models import Conversation, DeliveryState
+
+    seed_demo()
+    ines = Conversation.objects.get(customer_name="Ines Calley")
+    sam = User.objects.get(email="agent@brightwave.example")
+
+    reply = outbound.send_direct(
+        actor=sam,
+        conversation_id=ines.pk,
+        body="Refunded today.",
+        channel="email",
+        confirm_not_mine=True,  # round-robin gave it to a colleague
+    )
+    outbound.deliver(message_id=reply.pk)
+
+    reply.refresh_from_db()
+    assert reply.state == DeliveryState.SENT
+    assert reply.sandbox is True
+    assert reply.details["to"] == "ines.calley@example.net"
