@@ -213,7 +213,8 @@ def _remote_hosts(messages: list[Message], message_id: int | None) -> list[str]:
 @member_required
 @require_GET
 def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
-    """A customer's file, always as a download: never rendered in Hubbub's origin."""
+    """A customer's file: a download, except the safe image types (a mail's inline
+    images), which show in place; sandboxed and never sniffed either way."""
     item = selectors.access_attachment(user=current_user(request), attachment_id=attachment_id)
     data = bytes(Attachment.objects.values_list("data", flat=True).get(pk=item.pk))
     inline = item.content_type in sniff.SAFE_INLINE_TYPES and request.GET.get("download") != "1"
