@@ -43,6 +43,20 @@ class Delivered:
     duplicate: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """What Hubbub reads of a delivery's body, checked."""
+
+    customer_id: str
+    customer_name: str
+    email: str
+    text: str
+    subject: str
+    conversation_id: int | None
+    source: str
+    url: str  # http(s) only, else ""
+
+
 def endpoint_for(key: str) -> WebhookEndpoint:
     endpoint = WebhookEndpoint.objects.filter(key=key, enabled=True).first()
     if endpoint is None:
@@ -74,28 +88,27 @@ def _file(endpoint: WebhookEndpoint, webhook_id: str, body: bytes) -> Delivered:
     except IntegrityError:
         return Delivered(message=None, duplicate=True)  # a retry of what was filed
     payload = _payload(body)
-    customer = payload["customer"]
     received = inbound.receive(
         inbound.CustomerMessage(
             workspace_id=endpoint.workspace_id,
             channel=WEBHOOK,
-            handle=f"{endpoint.pk}:{customer['id']}",
-            name=customer["name"],
-            body=payload["text"],
-            subject=payload["subject"],
+            handle=f"{endpoint.pk}:{payload.customer_id}",
+            name=payload.customer_name,
+            body=payload.text,
+            subject=payload.subject,
             received_at=clock.now(),
             external_id=webhook_id,
             details={
                 "endpoint_id": endpoint.pk,
-                "source": payload["source"] or endpoint.name,
-                "url": payload["url"],
+                "source": payload.source or endpoint.name,
+                "url": payload.url,
                 "webhook_id": webhook_id,
             },
             team_id=endpoint.team_id,
-            conversation_id=_continued(endpoint, payload["conversation_id"]),
+            conversation_id=_continued(endpoint, payload.conversation_id),
             # Signed by the sender, but what a form's user typed is theirs to type: the
             # address is where to answer, and merges no one.
-            email=customer["email"],
+            email=payload.email,
         )
     )
     delivery.message = received.message
@@ -131,7 +144,7 @@ def _text(data: Mapping[str, Any], name: str, limit: int) -> str:
     return value.strip()[:limit]
 
 
-def _payload(body: bytes) -> dict[str, Any]:
+def _payload(body: bytes) -> Payload:
     """The fields Hubbub reads, checked; a clear error for anything else."""
     try:
         data = json.loads(body)
@@ -158,14 +171,16 @@ def _payload(body: bytes) -> dict[str, Any]:
     ):
         raise ValidationFailed("conversation_id must be a number.", field="conversation_id")
     url = _text(data, "url", 2000)
-    return {
-        "customer": {"id": customer_id, "name": _text(customer, "name", 200), "email": email},
-        "text": text,
-        "subject": _text(message, "subject", 300),
-        "conversation_id": conversation_id,
-        "source": _text(data, "source", 80),
-        "url": url if url.lower().startswith(("https://", "http://")) else "",
-    }
+    return Payload(
+        customer_id=customer_id,
+        customer_name=_text(customer, "name", 200),
+        email=email,
+        text=text,
+        subject=_text(message, "subject", 300),
+        conversation_id=conversation_id,
+        source=_text(data, "source", 80),
+        url=url if url.lower().startswith(("https://", "http://")) else "",
+    )
 
 
 def _record_refusal(endpoint: WebhookEndpoint, reason: str) -> None:

@@ -388,31 +388,51 @@ def _widget_input(request: HttpRequest) -> site_channels.WidgetInput:
     )
 
 
+def _run_detail_action(
+    request: HttpRequest,
+    *,
+    rotate: Callable[[], object],
+    rotated: str,
+    enable: Callable[[bool], object],
+    save: Callable[[], object],
+) -> HubbubError | None:
+    """The action a chat widget's or webhook's page posted; its refusal, or None when done."""
+    action = request.POST.get("action", "save")
+    try:
+        if action == "rotate":
+            rotate()
+            messages.success(request, rotated)
+        elif action in ("enable", "disable"):
+            enable(action == "enable")
+        else:
+            save()
+            messages.success(request, "Saved.")
+    except HubbubError as failure:
+        return failure
+    return None
+
+
 @member_required
 @require_http_methods(["GET", "POST"])
 def widget_detail(request: HttpRequest, widget_id: int) -> HttpResponse:
     user = _manager(request)
     widget = selectors.access_widget(user=user, widget_id=widget_id)
-    error: HubbubError | None = None
     if request.method == "POST":
-        try:
-            action = request.POST.get("action", "save")
-            if action == "rotate":
-                site_channels.rotate_widget_secret(actor=user, widget_id=widget.pk)
-                messages.success(request, "New identity secret: update your site's server.")
-            elif action in ("enable", "disable"):
-                site_channels.set_widget_enabled(
-                    actor=user, widget_id=widget.pk, enabled=action == "enable"
-                )
-            else:
-                site_channels.save_widget(
-                    actor=user, given=_widget_input(request), widget_id=widget.pk
-                )
-                messages.success(request, "Saved.")
-        except HubbubError as failure:
-            error = failure
-        else:
+        error = _run_detail_action(
+            request,
+            rotate=lambda: site_channels.rotate_widget_secret(actor=user, widget_id=widget.pk),
+            rotated="New identity secret: update your site's server.",
+            enable=lambda on: site_channels.set_widget_enabled(
+                actor=user, widget_id=widget.pk, enabled=on
+            ),
+            save=lambda: site_channels.save_widget(
+                actor=user, given=_widget_input(request), widget_id=widget.pk
+            ),
+        )
+        if error is None:
             return redirect("connectors:widget", widget_id=widget.pk)
+    else:
+        error = None
     return _site_channels_page(
         request,
         "connectors/widget.html",
@@ -456,30 +476,28 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
 def webhook_detail(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     user = _manager(request)
     endpoint = selectors.access_endpoint(user=user, endpoint_id=endpoint_id)
-    error: HubbubError | None = None
     if request.method == "POST":
-        try:
-            action = request.POST.get("action", "save")
-            if action == "rotate":
-                site_channels.rotate_endpoint_secret(actor=user, endpoint_id=endpoint.pk)
-                messages.success(request, "New signing secret: update the sender.")
-            elif action in ("enable", "disable"):
-                site_channels.set_endpoint_enabled(
-                    actor=user, endpoint_id=endpoint.pk, enabled=action == "enable"
-                )
-            else:
-                site_channels.save_endpoint(
-                    actor=user,
-                    given=site_channels.EndpointInput(
-                        name=request.POST.get("name", ""), team_id=_team_id(request)
-                    ),
-                    endpoint_id=endpoint.pk,
-                )
-                messages.success(request, "Saved.")
-        except HubbubError as failure:
-            error = failure
-        else:
+        error = _run_detail_action(
+            request,
+            rotate=lambda: site_channels.rotate_endpoint_secret(
+                actor=user, endpoint_id=endpoint.pk
+            ),
+            rotated="New signing secret: update the sender.",
+            enable=lambda on: site_channels.set_endpoint_enabled(
+                actor=user, endpoint_id=endpoint.pk, enabled=on
+            ),
+            save=lambda: site_channels.save_endpoint(
+                actor=user,
+                given=site_channels.EndpointInput(
+                    name=request.POST.get("name", ""), team_id=_team_id(request)
+                ),
+                endpoint_id=endpoint.pk,
+            ),
+        )
+        if error is None:
             return redirect("connectors:webhook", endpoint_id=endpoint.pk)
+    else:
+        error = None
     return _site_channels_page(
         request, "connectors/webhook.html", "webhooks", endpoint=endpoint, error=error
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from hubbub.accounts.tests.factories import Cast
-from hubbub.care import services
-from hubbub.care.models import Conversation
+from hubbub.care import inbound, services
+from hubbub.care.models import EMAIL, Conversation
 from hubbub.listening.models import Mention, Query, QueryKind
 from hubbub.listening.tests.factories import MentionFactory, QueryFactory
 
@@ -37,3 +37,17 @@ def arrives(cast: Cast, handle: str, minutes: float = 0, **fields: object) -> Co
     mention = posted(cast, handle, minutes, **fields)
     services.thread_mentions(mention_ids=[mention.pk])
     return Conversation.objects.get(mention_links__mention=mention)
+
+
+def emailed(cast: Cast, address: str, body: str, *, name: str = "") -> inbound.Received:
+    """A customer's email arrives (as filing hands it to care.inbound)."""
+    return inbound.receive(
+        inbound.CustomerMessage(
+            workspace_id=cast.brightwave.pk,
+            channel=EMAIL,
+            handle=address,
+            name=name,
+            body=body,
+            received_at=START,
+        )
+    )

@@ -233,20 +233,9 @@ def test_an_address_the_site_does_not_sign_joins_no_one_elses_history(
     client: Client, widget: ChatWidget, cast: Cast
 ) -> None:
     # Vic emailed the team; Eve signs in to the site as herself and claims Vic's address.
-    from hubbub.care import inbound
-    from hubbub.care.models import EMAIL
-    from hubbub.care.tests.factories import START
+    from hubbub.care.tests.factories import emailed
 
-    vic = inbound.receive(
-        inbound.CustomerMessage(
-            workspace_id=cast.brightwave.pk,
-            channel=EMAIL,
-            handle="vic@example.test",
-            name="Vic",
-            body="My new address is 1 Secret Lane",
-            received_at=START,
-        )
-    )
+    vic = emailed(cast, "vic@example.test", "My new address is 1 Secret Lane", name="Vic")
     eve = start(
         client, user_id="u-eve", user_hash=chat.user_hash(widget, "u-eve"), email="vic@example.test"
     )
@@ -263,20 +252,9 @@ def test_an_address_the_site_does_not_sign_joins_no_one_elses_history(
 def test_an_address_the_site_signs_is_the_same_person_as_whoever_wrote_from_it(
     client: Client, widget: ChatWidget, cast: Cast
 ) -> None:
-    from hubbub.care import inbound
-    from hubbub.care.models import EMAIL
-    from hubbub.care.tests.factories import START
+    from hubbub.care.tests.factories import emailed
 
-    emailed = inbound.receive(
-        inbound.CustomerMessage(
-            workspace_id=cast.brightwave.pk,
-            channel=EMAIL,
-            handle="ana@example.test",
-            name="Ana",
-            body="Where is my order?",
-            received_at=START,
-        )
-    )
+    emailed = emailed(cast, "ana@example.test", "Where is my order?", name="Ana")
     ana = start(
         client,
         user_id="u-ana",

@@ -52,6 +52,13 @@ def mailbox(
     settings: Any,
 ) -> Mailbox:
     settings.HUBBUB_SAFE_HTTP_ALLOW = ["127.0.0.1"]  # the test servers are on loopback
+    return support_mailbox(cast, mail_account, dovecot, smtp_server)
+
+
+def support_mailbox(
+    cast: Cast, account: ImapSettings, dovecot: Dovecot, smtp_server: SmtpSink
+) -> Mailbox:
+    """Brightwave's support address, read from the test Dovecot, sending to the test SMTP."""
     return Mailbox.objects.create(
         workspace=cast.brightwave,
         name="Support",
@@ -61,8 +68,8 @@ def mailbox(
         imap_host="127.0.0.1",
         imap_port=dovecot.imap_port,
         imap_security="none",
-        imap_username=mail_account.username,
-        imap_password=mail_account.password,
+        imap_username=account.username,
+        imap_password=account.password,
         smtp_host="127.0.0.1",
         smtp_port=smtp_server.port,
         smtp_security="none",
@@ -448,20 +455,7 @@ def test_the_listener_files_a_new_mail_as_soon_as_the_server_announces_it(
     settings: Any,
 ) -> None:
     settings.HUBBUB_SAFE_HTTP_ALLOW = ["127.0.0.1"]
-    mailbox = Mailbox.objects.create(
-        workspace=committed_cast.brightwave,
-        name="Support",
-        address="support@brightwave.test",
-        brand_name="Brightwave",
-        imap_host="127.0.0.1",
-        imap_port=dovecot.imap_port,
-        imap_security="none",
-        imap_username=mail_account.username,
-        imap_password=mail_account.password,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_server.port,
-        smtp_security="none",
-    )
+    mailbox = support_mailbox(committed_cast, mail_account, dovecot, smtp_server)
     followers: sync.Followers = {}
 
     def file_stored(mailbox_id: int) -> None:

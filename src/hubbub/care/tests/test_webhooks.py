@@ -162,20 +162,9 @@ def test_an_unknown_or_disabled_endpoint_is_not_found(
 def test_an_address_typed_into_a_form_merges_no_one(
     client: Client, endpoint: WebhookEndpoint, cast: Cast
 ) -> None:
-    from hubbub.care import inbound
-    from hubbub.care.models import EMAIL
-    from hubbub.care.tests.factories import START
+    from hubbub.care.tests.factories import emailed
 
-    vic = inbound.receive(
-        inbound.CustomerMessage(
-            workspace_id=cast.brightwave.pk,
-            channel=EMAIL,
-            handle="vic@example.com",
-            name="Vic",
-            body="My new address is 1 Secret Lane",
-            received_at=START,
-        )
-    )
+    vic = emailed(cast, "vic@example.com", "My new address is 1 Secret Lane", name="Vic")
 
     posted = post(
         client,
