@@ -232,7 +232,9 @@ def test_an_agent_works_a_conversation_with_the_keyboard_only(
     expect(page.locator(".entry-note")).to_contain_text("engineer booked")
     page.keyboard.press("Escape")
     assert serious_violations_ok(browser, page, axe_source)
-    page.keyboard.press("e")
+    page.keyboard.press("e")  # the resolve dialog, its Resolve button focused
+    expect(page.locator("#resolve-dialog")).to_be_visible()
+    page.keyboard.press("Enter")
     expect(page.locator(".conversation-subline")).to_contain_text("Resolved")
     page.keyboard.press("u")
     page.wait_for_url("**/inbox/")

@@ -13,6 +13,8 @@ from ninja.openapi.docs import Swagger
 from hubbub.accounts.api import router as accounts_router
 from hubbub.api.auth import api_auth
 from hubbub.care.api import router as care_router
+from hubbub.care.handoff_api import conversations_router as handoff_owner_router
+from hubbub.care.handoff_api import router as handoffs_router
 from hubbub.core.errors import HubbubError
 from hubbub.listening.api import router as listening_router
 
@@ -50,6 +52,8 @@ api = NinjaAPI(
 api.add_router("/", accounts_router)
 api.add_router("/listening", listening_router)
 api.add_router("/inbox", care_router)
+api.add_router("/inbox", handoff_owner_router)
+api.add_router("/handoffs", handoffs_router)
 
 
 def error_response(

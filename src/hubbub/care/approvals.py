@@ -119,6 +119,9 @@ def approve_message(*, actor: User, message_id: int, body: str | None = None) ->
     message.reviewed_at = clock.now()
     message.save(update_fields=["body", "state", "reviewed_by", "reviewed_at"])
     enqueue(message)
+    from hubbub.care.handoffs import customer_told
+
+    customer_told(message.conversation, at=message.reviewed_at)
     how = "approved and edited" if edited else "approved"
     author = message.author
     audit.record(

@@ -38,6 +38,8 @@ class TeamCalendarInput:
     around_the_clock: bool = False
     auto_acknowledge: bool = False
     acknowledge_template: str = ""
+    update_every_hours: int | None = None  # the update policy while a handoff is open
+    reopen_within_days: int = 7
 
 
 def _team(actor: User, team_id: int) -> Team:
@@ -67,6 +69,12 @@ def save_team_settings(*, actor: User, team_id: int, wanted: TeamCalendarInput) 
     settings.holidays = holidays
     settings.auto_acknowledge = wanted.auto_acknowledge
     settings.acknowledge_template = _acknowledgement(wanted.acknowledge_template)
+    settings.update_every_hours = _update_every(wanted.update_every_hours)
+    if not 0 <= wanted.reopen_within_days <= MAX_REOPEN_DAYS:
+        raise ValidationFailed(
+            f"Re-open within 0 to {MAX_REOPEN_DAYS} days.", field="reopen_within_days"
+        )
+    settings.reopen_within_days = wanted.reopen_within_days
     try:
         sla.calendar_of(settings)
     except ValueError as error:
@@ -96,6 +104,21 @@ def _hours(hours: Mapping[int, tuple[str, str]]) -> dict[str, list[list[str]]]:
     if not cleaned:
         raise ValidationFailed("Open at least one day, or choose around the clock.", field="hours")
     return cleaned
+
+
+MAX_UPDATE_HOURS = 24 * 30
+MAX_REOPEN_DAYS = 365
+
+
+def _update_every(hours: int | None) -> int | None:
+    if hours is None or hours == 0:
+        return None
+    if not 1 <= hours <= MAX_UPDATE_HOURS:
+        raise ValidationFailed(
+            f"Updates every 1 to {MAX_UPDATE_HOURS} hours, or leave it empty.",
+            field="update_every_hours",
+        )
+    return hours
 
 
 def _acknowledgement(template: str) -> str:

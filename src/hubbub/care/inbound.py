@@ -19,7 +19,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from hubbub.accounts.models import User
-from hubbub.care import audit, sla
+from hubbub.care import aftercare, audit, sla
 from hubbub.care.events import ConversationOpened, ConversationsArrived
 from hubbub.care.models import (
     CHAT,
@@ -120,16 +120,47 @@ def receive(incoming: CustomerMessage) -> Received:
         crm.remember_email(contact, incoming.handle)
     elif incoming.email and not contact.email:
         crm.remember_email(contact, incoming.email)
+    triage = _triage(incoming)
+    follow_up = None
     if conversation is None:
         conversation = active_conversation_of_contact(contact.pk)
+    if conversation is None:
+        # No active conversation: the customer may be thanking for, or coming back
+        # about, a case resolved lately (care.aftercare).
+        follow_up = aftercare.follow_up_of(
+            contact_id=contact.pk,
+            at=incoming.received_at,
+            sentiment=triage.get("sentiment", ""),
+            intent=triage.get("intent", ""),
+        )
+        conversation = None if follow_up is None else follow_up.conversation
+    elif conversation.status == ConversationStatus.RESOLVED and not stranger:
+        # A "thank you!" answering the resolved case's own mail thanks, it asks nothing.
+        thanks = aftercare.next_step(
+            conversation,
+            at=incoming.received_at,
+            praise=aftercare.is_praise(
+                sentiment=triage.get("sentiment", ""), intent=triage.get("intent", "")
+            ),
+        )
+        if thanks == aftercare.Step.PRAISE:
+            follow_up = aftercare.FollowUp(thanks, conversation)
     created = conversation is None
     if conversation is None:
         conversation = _new_conversation(incoming, contact)
     elif conversation.contact_id != contact.pk and not stranger:
         conversation.contact = contact
         conversation.save(update_fields=["contact", "updated_at"])
-    message = _store(incoming, conversation, stranger=stranger)
-    customer_spoke(conversation, at=message.created_at, triage=message.details.get("triage"))
+    praise = follow_up is not None and follow_up.step == aftercare.Step.PRAISE
+    message = _store(incoming, conversation, stranger=stranger, triage=triage, praise=praise)
+    if praise:
+        # The case stays resolved: the thanks are kept on it, not a new request.
+        aftercare.capture_message(conversation, message=message, contact_id=contact.pk)
+    else:
+        resolved_at = conversation.resolved_at
+        customer_spoke(conversation, at=message.created_at, triage=triage)
+        if follow_up is not None and conversation.status == ConversationStatus.OPEN:
+            aftercare.record_reopened(conversation, resolved_at=resolved_at)
     if created:
         _opened(conversation, incoming)
     audit.record(
@@ -226,11 +257,20 @@ def _filed_before(incoming: CustomerMessage) -> Message | None:
     )
 
 
-def _store(incoming: CustomerMessage, conversation: Conversation, *, stranger: bool) -> Message:
+def _store(
+    incoming: CustomerMessage,
+    conversation: Conversation,
+    *,
+    stranger: bool,
+    triage: dict[str, Any],
+    praise: bool = False,
+) -> Message:
     details = dict(incoming.details)
-    details["triage"] = _triage(incoming)
+    details["triage"] = triage
     if stranger:
         details["unknown_sender"] = True
+    if praise:
+        details["praise"] = True  # thanks for a resolved case (crm lists them with advocates)
     message = Message.objects.create(
         conversation=conversation,
         kind=MessageKind.CUSTOMER,

@@ -119,6 +119,12 @@ class Conversation(models.Model):
     sla_paused_at = models.DateTimeField(null=True, blank=True)  # waiting on the customer
     # When the sweeper should look again: shortly before the next clock can run low.
     sla_watch_at = models.DateTimeField(null=True, blank=True)
+    # The team's update policy while a handoff is open (care.handoffs): when the
+    # customer should next hear from us, and when the owner was reminded of it.
+    update_due_at = models.DateTimeField(null=True, blank=True)
+    update_reminded_at = models.DateTimeField(null=True, blank=True)
+    # The customer thanked us in public after the case was resolved (care.aftercare).
+    praise_captured_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-last_activity_at", "-id"]
@@ -143,6 +149,12 @@ class Conversation(models.Model):
             ),
             models.Index(fields=["sla_watch_at"], name="conversation_sla_watch"),
             models.Index(fields=["contact", "status"], name="conversation_contact"),
+            # "Update due" and the reminder sweeper read only conversations with a due update.
+            models.Index(
+                fields=["update_due_at"],
+                name="conversation_update_due",
+                condition=models.Q(update_due_at__isnull=False),
+            ),
         ]
         constraints = [
             # One active conversation per customer: concurrent pipeline
@@ -234,6 +246,9 @@ class MessageKind(models.TextChoices):
     PRIVATE = "private", "Private message"
     NOTE = "note", "Internal note"
     CUSTOMER = "customer", "Private message from the customer"
+    # A public message after the case was resolved, under the post the problem began
+    # with: not a second answer to that post, so the one-reply rule does not apply.
+    FOLLOW_UP = "follow_up", "Public follow-up"
 
 
 # The "platform" of a private message delivered on the customer's case page.
@@ -337,7 +352,7 @@ class Message(models.Model):
 
     @property
     def is_outbound(self) -> bool:
-        return self.kind in (MessageKind.REPLY, MessageKind.PRIVATE)
+        return self.kind in (MessageKind.REPLY, MessageKind.PRIVATE, MessageKind.FOLLOW_UP)
 
 
 class ActivityKind(models.TextChoices):
@@ -361,6 +376,16 @@ class ActivityKind(models.TextChoices):
     HELD = "held", "held a reply for approval"
     APPROVED = "approved", "approved a reply"
     RETURNED = "returned", "sent a reply back"
+    HANDED_OFF = "handed_off", "handed off to a department"
+    HANDOFF_PROGRESS = "handoff_progress", "a department posted progress"
+    HANDOFF_CLOSED = "handoff_closed", "closed a handoff"
+    STATUS_UPDATE = "status_update", "updated the customer's status page"
+    UPDATE_DUE = "update_due", "an update to the customer is due"
+    FOLLOWED_UP = "followed_up", "followed up"
+    SURVEY_SENT = "survey_sent", "sent a satisfaction survey"
+    SURVEY_ANSWERED = "survey_answered", "the customer rated the service"
+    PRAISE_CAPTURED = "praise_captured", "captured the customer's thanks"
+    REOPENED = "reopened", "reopened the case"
 
 
 class Activity(models.Model):
@@ -421,6 +446,12 @@ class TeamSettings(models.Model):
     # template, at most once per customer a day, always marked as automated.
     auto_acknowledge = models.BooleanField(default=False)
     acknowledge_template = models.CharField(max_length=500, blank=True)
+    # The update policy: while a handoff is open, the customer hears from us at
+    # least this often (None: no policy). The owner is reminded when it is due.
+    update_every_hours = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A customer who writes again this soon after their case was resolved
+    # re-opens it instead of starting a new conversation.
+    reopen_within_days = models.PositiveSmallIntegerField(default=7)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -573,3 +604,192 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class HandoffState(models.TextChoices):
+    OPEN = "open", "Waiting for the department"
+    IN_PROGRESS = "in_progress", "Fix in progress"
+    DONE = "done", "Resolved"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+    @classmethod
+    def active(cls) -> list[str]:
+        """States in which the department is working on the problem."""
+        return [cls.OPEN, cls.IN_PROGRESS]
+
+
+class Handoff(models.Model):
+    """A customer's problem handed to another department; the care agent stays its owner.
+
+    The department (members in Hubbub, or one person by a signed email link)
+    posts progress; the owner decides what the customer sees. One open
+    handoff per conversation and per customer: the customer never gets two
+    different requests from two parts of the brand.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="handoffs"
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    department = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="handoffs"
+    )
+    department_name = models.CharField(max_length=80)  # kept if the department is deleted
+    owner = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_handoffs"
+    )
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    what_happened = models.TextField(max_length=4000)
+    customer_needs = models.TextField(max_length=2000)
+    # The note on the conversation's timeline that carries the brief and its files.
+    brief = models.ForeignKey(
+        "Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(max_length=12, choices=HandoffState.choices, default=HandoffState.OPEN)
+    # Someone outside Hubbub who works it through a signed, expiring link by email.
+    external_email = models.EmailField(blank=True)
+    link_nonce = models.CharField(max_length=32, blank=True)  # a new one revokes old links
+    link_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_progress_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["department", "state"], name="handoff_queue"),
+            models.Index(fields=["conversation", "created_at"], name="handoff_of_conversation"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=models.Q(state__in=["open", "in_progress"]),
+                name="handoff_one_open_per_conversation",
+            ),
+            models.UniqueConstraint(
+                fields=["contact"],
+                condition=models.Q(state__in=["open", "in_progress"], contact__isnull=False),
+                name="handoff_one_open_per_customer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Handoff of {self.conversation_id} to {self.department_name}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in HandoffState.active()
+
+
+class ProgressSource(models.TextChoices):
+    MEMBER = "member", "in Hubbub"
+    LINK = "link", "by email link"
+
+
+class HandoffUpdate(models.Model):
+    """Progress a department posted: internal until the owner publishes it to the customer."""
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="updates")
+    author = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    author_name = models.CharField(max_length=120)
+    source = models.CharField(max_length=8, choices=ProgressSource.choices)
+    text = models.TextField(max_length=4000)
+    resolves = models.BooleanField(default=False)  # "resolved on our side"
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Progress on {self.handoff_id}"
+
+
+class StatusUpdate(models.Model):
+    """A line on the customer's status page, written or published by the owner.
+
+    The status page reads only these: internal notes and a department's own
+    words never reach the customer unless the owner published them here.
+    """
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="status_updates"
+    )
+    text = models.TextField(max_length=2000)
+    author = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    author_name = models.CharField(max_length=80)
+    # The department's progress it tells the customer about, if any: published once.
+    source = models.OneToOneField(
+        HandoffUpdate,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="published_as",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["conversation", "created_at"], name="status_update_page")]
+
+    def __str__(self) -> str:
+        return f"Status update on {self.conversation_id}"
+
+
+class Survey(models.Model):
+    """The satisfaction survey of a resolved case: one per case, answered once, without login.
+
+    Team, agent and channel are kept as they were when it was sent, so the
+    results per agent, team and channel do not move when the case does.
+    """
+
+    conversation = models.OneToOneField(
+        Conversation, on_delete=models.CASCADE, related_name="survey"
+    )
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    agent = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(max_length=20)  # where the problem began
+    sent_at = models.DateTimeField(auto_now_add=True)
+    score = models.PositiveSmallIntegerField(null=True, blank=True)  # 1 to 5
+    comment = models.TextField(max_length=2000, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "sent_at"], name="survey_results")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(score__isnull=True) | models.Q(score__gte=1, score__lte=5),
+                name="survey_score_1_to_5",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Survey of {self.conversation_id}"
+
+
+class PraiseCapture(models.Model):
+    """A public thank-you by the customer of a resolved case, linked to that case."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="praise")
+    mention = models.OneToOneField(Mention, on_delete=models.CASCADE, related_name="praise_of")
+    captured_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["captured_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Praise of {self.conversation_id}"

@@ -21,7 +21,7 @@ from enum import StrEnum
 from django.db import IntegrityError, transaction
 
 from hubbub.accounts.models import User
-from hubbub.care import approvals, audit, macros, sla
+from hubbub.care import approvals, audit, handoffs, macros, sla
 from hubbub.care.models import (
     CASE_PAGE,
     CASE_PAGE_PLATFORMS,
@@ -232,8 +232,12 @@ def send_reply(
     in_reply_to_id: int | None = None,
     confirm_not_mine: bool = False,
     macro_id: int | None = None,
+    follow_up: bool = False,
 ) -> Message:
     """Queue a public reply under the customer's post (or a private message), signed by the agent.
+
+    `follow_up`: a public message after the case was resolved, under the
+    customer's latest post even when that post has the brand's answer.
 
     Refused with a clear message, and nothing stored, when the text is empty
     or over the platform's limit, the channel cannot send, the post already
@@ -265,9 +269,11 @@ def send_reply(
     if macro_id is not None:
         macro = macros.access_macro(user=actor, macro_id=macro_id, conversation=conversation)
     kind = MessageKind.PRIVATE if private else MessageKind.REPLY
+    if follow_up and not private:
+        kind = MessageKind.FOLLOW_UP
     # Private messages are between the agent and the customer; public replies
     # of agents who need approval wait for a lead.
-    held = kind == MessageKind.REPLY and approvals.needs_approval(actor)
+    held = kind != MessageKind.PRIVATE and approvals.needs_approval(actor)
     if kind == MessageKind.REPLY:
         _check_not_answered(target)
     # On the case page a message is "sent" when stored: the customer reads it there.
@@ -303,7 +309,8 @@ def send_reply(
     else:
         enqueue(message)
     _wrote(conversation, message)
-    if not held:
+    if not held:  # a held reply tells the customer nothing until a lead lets it go
+        handoffs.customer_told(conversation, at=message.created_at)
         where = "privately" if private else f"on {conversation.platform}"
         audit.record(
             conversation,
@@ -410,6 +417,7 @@ def send_direct(
     else:
         enqueue(message)
     _wrote(conversation, message)
+    handoffs.customer_told(conversation, at=message.created_at)
     where = "an email" if channel == EMAIL else "a chat message"
     audit.record(
         conversation,

@@ -105,3 +105,54 @@ class ListIn(Schema):
     tag: str = Field(default="", max_length=40)
     q: str = Field(default="", max_length=200)
     limit: int = Field(default=50, ge=1, le=200)
+
+
+class HandoffIn(Schema):
+    department_id: int
+    what_happened: str = Field(max_length=10000)
+    customer_needs: str = Field(max_length=10000)
+    external_email: str = Field(default="", max_length=254)
+
+
+class ProgressIn(Schema):
+    text: str = Field(max_length=10000)
+    resolves: bool = False
+
+
+class StatusUpdateIn(Schema):
+    text: str = Field(max_length=10000)
+    source_update_id: int | None = None
+
+
+class ProgressOut(Schema):
+    id: int
+    author_name: str
+    source: str
+    text: str
+    resolves: bool
+    created_at: dt.datetime
+
+
+class HandoffOut(Schema):
+    id: int
+    conversation_id: int
+    department_id: int | None
+    department_name: str
+    owner_id: int | None
+    state: str
+    what_happened: str
+    customer_needs: str
+    customer_name: str
+    external_email: str
+    created_at: dt.datetime
+    last_progress_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    updates: list[ProgressOut]
+
+
+class StatusUpdateOut(Schema):
+    id: int
+    conversation_id: int
+    text: str
+    author_name: str
+    created_at: dt.datetime

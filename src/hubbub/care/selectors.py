@@ -39,8 +39,12 @@ from hubbub.listening.selectors import PriorityReason
 
 
 def visible_conversations(*, user: User) -> QuerySet[Conversation]:
-    """Leads, admins and read-only people see every conversation; others their teams'."""
+    """Leads, admins and read-only people see every conversation; agents their teams' and
+    those of no team; department members only their departments' (routed to them)."""
     conversations = Conversation.objects.filter(workspace_id=accounts.workspace_id_of(user))
+    if user.role == Role.DEPARTMENT:
+        # Handoffs show them the brief, never the care team's conversations.
+        return conversations.filter(team_id__in=user.teams.values("pk"))
     if not Role(user.role).sees_every_team:
         # A subquery, not a list: one query fewer each time a page asks.
         conversations = conversations.filter(
@@ -55,6 +59,7 @@ class InboxView(StrEnum):
     TEAM = "team"
     ALL = "all"
     BREACHING = "breaching"
+    UPDATE_DUE = "update_due"
     SNOOZED = "snoozed"
     DONE = "done"
 
@@ -69,6 +74,7 @@ VIEW_LABELS = {
     InboxView.TEAM: "My teams",
     InboxView.ALL: "All open",
     InboxView.BREACHING: "Breaching soon",
+    InboxView.UPDATE_DUE: "Update due",
     InboxView.SNOOZED: "Snoozed",
     InboxView.DONE: "Resolved",
 }
@@ -104,6 +110,9 @@ def _in_view(view: InboxView, *, user: User, now: dt.datetime) -> Q:
         case InboxView.BREACHING:
             # At risk and breached clocks are due within the hour too (or overdue).
             return active & awake & Q(sla_due_at__lte=now + BREACHING_WITHIN)
+        case InboxView.UPDATE_DUE:
+            # The team's update policy: the customer should have heard from us by now.
+            return active & Q(update_due_at__lte=now)
         case InboxView.SNOOZED:
             return active & Q(snoozed_until__gt=now)
         case InboxView.DONE:

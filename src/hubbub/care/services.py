@@ -30,9 +30,13 @@ from hubbub.care.models import (
     Conversation,
     ConversationMention,
     ConversationStatus,
+    Handoff,
+    HandoffState,
     Message,
     MessageKind,
     Notification,
+    PraiseCapture,
+    StatusUpdate,
     Tag,
 )
 from hubbub.connectors.models import ChatVisitor
@@ -190,9 +194,11 @@ def thread_mentions(*, mention_ids: Sequence[int]) -> list[int]:
     """File the pipeline's new mentions into conversations (within the caller's transaction).
 
     Each mention of a brand or product query joins its customer's active
-    conversation, or opens a new one (status "new"). Copies of another post
-    and posts without an author stay in Listening. Returns the ids of the
-    conversations that changed. One query per step for the whole batch.
+    conversation; without one, it thanks for or re-opens their recently
+    resolved case (care.aftercare), else opens a new conversation (status
+    "new"). Copies of another post and posts without an author stay in
+    Listening. Returns the ids of the conversations that changed. One query
+    per step for the whole batch.
     """
     rows = list(
         Mention.objects.filter(
@@ -213,6 +219,18 @@ def thread_mentions(*, mention_ids: Sequence[int]) -> list[int]:
     contact_of = _contacts_of(by_customer)
     conversations = _active_conversations(by_customer.keys(), contact_of)
     missing = [key for key in by_customer if key not in conversations]
+    praised: set[int] = set()
+    if missing:
+        from hubbub.care import aftercare
+
+        followed = aftercare.follow_resolved_cases(
+            {key: by_customer[key] for key in missing}, contact_of
+        )
+        conversations.update(followed.reopened)
+        praised = {conversation.pk for conversation in followed.praised.values()}
+        missing = [
+            key for key in missing if key not in conversations and key not in followed.praised
+        ]
     if missing:
         # One new conversation per person, even when they wrote from two platforms at once.
         firsts: dict[int | tuple[int, str, str], tuple[int, str, str]] = {}
@@ -275,7 +293,7 @@ def thread_mentions(*, mention_ids: Sequence[int]) -> list[int]:
             [(conversation, taken[conversation.pk][-1]) for conversation in changed]
         )
     _announce_arrivals(changed, created)
-    return [conversation.pk for conversation in changed]
+    return [conversation.pk for conversation in changed] + sorted(praised - changed_by_pk.keys())
 
 
 def _record_openings(changed: list[Conversation], created: set[int]) -> None:
@@ -498,6 +516,8 @@ def change_status(*, actor: User, conversation_id: int, status: str) -> Conversa
         return conversation
     if new in ConversationStatus.active() and conversation.takes_new_mentions:
         _check_no_other_active(conversation)
+    if new != ConversationStatus.WAITING_DEPARTMENT:
+        _check_no_open_handoff(conversation)
     conversation.status = new
     if new in STATUS_TIMESTAMPS:
         conversation.resolved_at = conversation.resolved_at or clock.now()
@@ -515,6 +535,18 @@ def change_status(*, actor: User, conversation_id: int, status: str) -> Conversa
     )
     announce_change(conversation, what="status", actor=actor)
     return conversation
+
+
+def _check_no_open_handoff(conversation: Conversation) -> None:
+    handoff = Handoff.objects.filter(
+        conversation=conversation, state__in=HandoffState.active()
+    ).first()
+    if handoff is not None:
+        raise Conflict(
+            f"{handoff.department_name} still has this problem: it waits on them until they "
+            "resolve it on their side, or you take it back.",
+            code="handoff_open",
+        )
 
 
 def other_active_conversation(conversation: Conversation) -> Conversation | None:
@@ -805,6 +837,7 @@ def merge_conversations(*, actor: User, conversation_id: int, into_id: int) -> C
     source, target = locked[conversation_id], locked[into_id]
     if source.merged_into_id is not None or target.merged_into_id is not None:
         raise Conflict("One of these conversations was merged already.", code="already_merged")
+    _move_case_loop(source, target)
     ConversationMention.objects.filter(conversation=source).update(conversation=target)
     Message.objects.filter(conversation=source).update(conversation=target)
     # A chat visitor on the merged conversation goes on chatting on the target.
@@ -817,7 +850,14 @@ def merge_conversations(*, actor: User, conversation_id: int, into_id: int) -> C
     source.resolved_at = source.resolved_at or clock.now()
     source.takes_new_mentions = False
     source.save(
-        update_fields=["status", "merged_into", "resolved_at", "takes_new_mentions", "updated_at"]
+        update_fields=[
+            "status",
+            "merged_into",
+            "resolved_at",
+            "takes_new_mentions",
+            "update_due_at",
+            "updated_at",
+        ]
     )
     if target.first_response_at is None or (
         source.first_response_at is not None and source.first_response_at < target.first_response_at
@@ -843,6 +883,42 @@ def merge_conversations(*, actor: User, conversation_id: int, into_id: int) -> C
     announce_change(source, what="merged", actor=actor)
     announce_change(target, what="merged", actor=actor)
     return target
+
+
+def _move_case_loop(source: Conversation, target: Conversation) -> None:
+    """Handoffs, status-page updates and captured thanks follow the merge (the survey stays:
+    it rated the merged conversation's own resolution)."""
+    open_handoffs = Handoff.objects.filter(
+        conversation__in=[source, target], state__in=HandoffState.active()
+    )
+    if open_handoffs.count() > 1:
+        raise Conflict(
+            "Both conversations are with a department: take one handoff back first, so the "
+            "customer's problem has one owner.",
+            code="two_open_handoffs",
+        )
+    moves_open_handoff = open_handoffs.filter(conversation=source).exists()
+    if moves_open_handoff and target.status not in ConversationStatus.active():
+        raise Conflict(
+            "A department has this problem: reopen the other conversation before merging "
+            "into it, or take the handoff back.",
+            code="handoff_open",
+        )
+    # The surviving contact is the customer now: the one-open-handoff rule follows it.
+    Handoff.objects.filter(conversation=source).update(
+        conversation=target, contact_id=target.contact_id or source.contact_id
+    )
+    if moves_open_handoff:
+        before = target.status
+        target.status = ConversationStatus.WAITING_DEPARTMENT
+        target.save(update_fields=["status"])
+        sla.status_changed(target, before=before)
+    StatusUpdate.objects.filter(conversation=source).update(conversation=target)
+    PraiseCapture.objects.filter(conversation=source).update(conversation=target)
+    if moves_open_handoff and source.update_due_at is not None and target.update_due_at is None:
+        target.update_due_at = source.update_due_at
+        target.save(update_fields=["update_due_at"])
+    source.update_due_at = None
 
 
 @transaction.atomic

@@ -1,11 +1,26 @@
 from django.urls import path
 
-from hubbub.care import chat_views, views, webhook_views
+from hubbub.care import chat_views, csat_views, handoff_views, views, webhook_views
 
 app_name = "care"
 
 urlpatterns = [
     path("case/<str:token>/", views.case, name="case"),
+    path("survey/<str:token>/", csat_views.survey, name="survey"),
+    path("inbox/satisfaction/", csat_views.satisfaction, name="satisfaction"),
+    path("handoffs/", handoff_views.queue, name="handoffs"),
+    path("handoffs/<int:handoff_id>/", handoff_views.detail, name="handoff"),
+    path(
+        "handoffs/<int:handoff_id>/files/<int:attachment_id>",
+        handoff_views.handoff_file,
+        name="handoff_file",
+    ),
+    path("handoff/<str:token>/", handoff_views.by_link, name="handoff_link"),
+    path(
+        "handoff/<str:token>/files/<int:attachment_id>",
+        handoff_views.link_file,
+        name="handoff_link_file",
+    ),
     path("inbox/attachments/<int:attachment_id>", views.attachment, name="attachment"),
     path("hooks/<str:key>", webhook_views.hook, name="hook"),
     path("chat/<str:key>/session", chat_views.session, name="chat_session"),

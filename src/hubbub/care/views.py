@@ -30,14 +30,18 @@ from hubbub.care import (
     automation,
     case_links,
     configure,
+    handoffs,
     macros,
     mail,
     outbound,
     private,
+    resolve,
     selectors,
     services,
+    status_page,
 )
 from hubbub.care import presence as presence_services
+from hubbub.care.handoff_views import HANDOFF_ACTIONS
 from hubbub.care.models import (
     CASE_PAGE,
     CHAT,
@@ -137,6 +141,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         if can_manage_teams(user)
         else None,
         "notifications": selectors.unread_notifications(user=user, limit=5),
+        "now": clock.now(),
     }
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "care/inbox.html#inbox-body", context)
@@ -155,7 +160,12 @@ def _page_context(
     composer = outbound.composer_for(
         user=user, conversation=view.conversation, mentions=view.mentions
     )
+    conversation = view.conversation
+    active = conversation.status in ConversationStatus.active()
     return {
+        "loop": handoffs.case_loop(user=user, conversation=conversation),
+        "case_link": case_links.link_for(conversation),
+        "follow_up": resolve.follow_up_plan(conversation, composer) if active else None,
         "composer": composer,
         "direct_channels": DIRECT_CHANNELS,
         "area": "inbox",
@@ -167,6 +177,7 @@ def _page_context(
         "conversation_statuses": ConversationStatus.choices,
         "snooze_choices": [(key, label) for key, (label, _) in SNOOZE_CHOICES.items()],
         "me": user,
+        "now": clock.now(),
         "present": presence_services.present_on(conversation_id=conversation_id, besides=user),
         "invitation": private.invitation_for(
             agent=user,
@@ -388,6 +399,7 @@ def _profile(user: User, conversation_id: int, request: HttpRequest) -> str:
 
 
 ACTIONS: dict[str, Action] = {
+    **HANDOFF_ACTIONS,
     "reply": _reply,
     "send": _send_direct,
     "profile": _profile,
@@ -530,6 +542,10 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _number_or(number: int | None, default: int) -> int:
+    return default if number is None else number
+
+
 def _optional_number(request: HttpRequest, name: str, message: str) -> int | None:
     """A whole number from the form, or None when left empty."""
     raw = request.POST.get(name, "").strip()
@@ -569,6 +585,12 @@ def save_settings(request: HttpRequest, what: str, item_id: int = 0) -> HttpResp
                     holidays=post.get("holidays", "").splitlines(),
                     auto_acknowledge=post.get("auto_acknowledge") == "1",
                     acknowledge_template=post.get("acknowledge_template", ""),
+                    update_every_hours=_optional_number(
+                        request, "update_every_hours", "Give whole hours."
+                    ),
+                    reopen_within_days=_number_or(
+                        _optional_number(request, "reopen_within_days", "Give whole days."), 7
+                    ),
                 ),
             )
             return "Team settings saved; open SLA clocks follow them."
@@ -701,6 +723,7 @@ def case(request: HttpRequest, token: str) -> HttpResponse:
         {
             "title": "Your case",
             "case": conversation,
+            "page": status_page.status_page(conversation),
             "reader": reader.value,
             "thread": selectors.case_thread(conversation) if holder else [],
             "error": error,

@@ -41,7 +41,11 @@ session[BACKEND_SESSION_KEY] = "hubbub.accounts.backends.AccountBackend"
 session[HASH_SESSION_KEY] = user.get_session_auth_hash()
 session.create()
 _, token = services.create_api_token(actor=user, name="bench")
-print(json.dumps({"session": session.session_key, "token": token}))
+from hubbub.care import case_links
+from hubbub.care.models import Conversation
+handed_off = Conversation.objects.get(customer_handle="ines.calley@example.net")
+case = "/case/" + case_links.token_for(handed_off) + "/"
+print(json.dumps({"session": session.session_key, "token": token, "case": case}))
 """
 
 
@@ -237,6 +241,8 @@ def _bench_database(
                     "/api/v1/me",
                     {**common, "Authorization": f"Bearer {credentials['token']}"},
                 ),
+                # The customer's status page (no login): stages, public updates, the survey.
+                "status": (credentials["case"], common),
             }
             results = []
             for name, (path, headers) in endpoints.items():

@@ -61,15 +61,16 @@ CARE_TIMER_SECONDS = 30
 
 
 def _care_timers_forever() -> None:
-    """Every half minute: SLA clocks that ran low or out, and messages a dead worker left
-    half-sent (see care.sla and care.outbound)."""
+    """Every half minute: SLA clocks that ran low or out, customer updates that fell due,
+    and messages a dead worker left half-sent (see care.sla, care.handoffs, care.outbound)."""
     from django.db import connection
 
-    from hubbub.care import outbound, sla
+    from hubbub.care import handoffs, outbound, sla
 
     while True:
         for name, timer in (
             ("SLA sweep", sla.sweep),
+            ("update reminders", handoffs.remind_due_updates),
             ("requeueing stuck messages", outbound.requeue_stuck),
         ):
             try:

@@ -13,6 +13,15 @@ from django.db import models
 from hubbub.core.models import Workspace
 
 
+class Advocacy(models.TextChoices):
+    """Whether a customer is worth asking to speak for the brand."""
+
+    NONE = "", "Not considered"
+    CANDIDATE = "candidate", "Advocate candidate"
+    ADVOCATE = "advocate", "Advocate"
+    DISMISSED = "dismissed", "Not an advocate"
+
+
 class Contact(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=255, blank=True)
@@ -22,8 +31,15 @@ class Contact(models.Model):
     merged_into = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Offered when the customer thanked the brand after a resolved case (care.aftercare);
+    # a person decides whether they become an advocate.
+    advocacy = models.CharField(max_length=10, choices=Advocacy.choices, blank=True, default="")
+    advocacy_changed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "advocacy"], name="contact_advocacy")]
 
     def __str__(self) -> str:
         return self.name or self.email or f"Contact {self.pk}"

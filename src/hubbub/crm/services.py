@@ -12,9 +12,15 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from hubbub.crm.models import Contact, Identity
+from hubbub.accounts.models import Role, User
+from hubbub.accounts.selectors import workspace_id_of
+from hubbub.core import clock
+from hubbub.core.errors import Forbidden, NotFound, ValidationFailed
+from hubbub.crm.models import Advocacy, Contact, Identity
 
 EMAIL = "email"
+# Who may decide that a customer speaks for the brand: the people who talk to customers.
+DECIDE_ADVOCACY_ROLES = frozenset({Role.ADMIN, Role.LEAD, Role.AGENT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +161,10 @@ def merge_contacts(*, into: Contact, other: Contact) -> Contact:
     other.save(update_fields=["merged_into", "updated_at"])
     into.name = into.name or other.name
     into.email = into.email or other.email
-    into.save(update_fields=["name", "email", "updated_at"])
+    if not into.advocacy and other.advocacy:
+        # A decision about the person (or their thanks) is kept whichever contact survives.
+        into.advocacy, into.advocacy_changed_at = other.advocacy, other.advocacy_changed_at
+    into.save(update_fields=["name", "email", "advocacy", "advocacy_changed_at", "updated_at"])
     return into
 
 
@@ -165,6 +174,48 @@ def remember_email(contact: Contact, address: str) -> None:
     if address and contact.email != address:
         contact.email = address
         contact.save(update_fields=["email", "updated_at"])
+
+
+def offer_as_advocate(*, contact_id: int) -> bool:
+    """The customer thanked the brand after a resolved case: a person should consider them.
+
+    Only a contact nobody has considered yet becomes a candidate: a decision
+    already taken (advocate, or not an advocate) stands. One UPDATE, in the
+    caller's transaction. Returns whether the contact became a candidate.
+    """
+    return bool(
+        Contact.objects.filter(pk=contact_id, advocacy=Advocacy.NONE).update(
+            advocacy=Advocacy.CANDIDATE, advocacy_changed_at=clock.now()
+        )
+    )
+
+
+@transaction.atomic
+def decide_advocacy(*, actor: User, contact_id: int, advocacy: str) -> Contact:
+    """An agent, lead or admin decides whether a customer is an advocate of the brand.
+
+    Raises Forbidden for other roles, NotFound for a contact of another
+    workspace (or one merged away), ValidationFailed for anything but
+    "advocate" or "dismissed".
+    """
+    if actor.role not in DECIDE_ADVOCACY_ROLES:
+        raise Forbidden(
+            "Only agents, leads and admins decide who is an advocate.", code="read_only"
+        )
+    if advocacy not in (Advocacy.ADVOCATE, Advocacy.DISMISSED):
+        raise ValidationFailed("Choose advocate or not an advocate.", field="advocacy")
+    contact = (
+        Contact.objects.select_for_update()
+        .filter(pk=contact_id, workspace_id=workspace_id_of(actor), merged_into__isnull=True)
+        .first()
+    )
+    if contact is None:
+        raise NotFound("No such contact.", code="contact_not_found")
+    if contact.advocacy != advocacy:
+        contact.advocacy = advocacy
+        contact.advocacy_changed_at = clock.now()
+        contact.save(update_fields=["advocacy", "advocacy_changed_at", "updated_at"])
+    return contact
 
 
 def _identity(workspace_id: int, platform: str, handle: str) -> Identity | None:

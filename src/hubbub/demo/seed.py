@@ -102,13 +102,16 @@ def seed_demo(*, seed: int = 7) -> list[DemoLogin]:
             handle="brightwave",
         )
         _create_direct_channels(workspace)
+        _create_handoff_story(workspace)
+        _create_closed_loop_story(workspace)
     return demo_logins(workspace)
 
 
 def _set_up_inbox(workspace: Workspace) -> None:
     """Round-robin in Social Care, two SLA policies and a few macros, as a lead would."""
     care = Team.objects.get(workspace=workspace, name="Social Care")
-    TeamSettings.objects.create(team=care, auto_assign=True)
+    # Tell a customer something at least once a day while another department has their problem.
+    TeamSettings.objects.create(team=care, auto_assign=True, update_every_hours=24)
     SlaPolicy.objects.create(
         workspace=workspace,
         name="Standard",
@@ -374,3 +377,69 @@ DIRECT_MESSAGES = [
         "Second time this month.",
     ),
 ]
+
+
+def _create_handoff_story(workspace: Workspace) -> None:
+    """Ines's double charge went to Billing: Dana found it, Sam told Ines on her status page."""
+    from hubbub.care import handoffs
+    from hubbub.care.models import Conversation
+
+    sam = User.objects.get(email=f"agent@{DOMAIN}")
+    dana = User.objects.get(email=f"billing@{DOMAIN}")
+    billing = Team.objects.get(workspace=workspace, name="Billing")
+    conversation = Conversation.objects.get(
+        workspace=workspace, customer_handle="ines.calley@example.net"
+    )
+    handoff = handoffs.hand_off(
+        actor=sam,
+        conversation_id=conversation.pk,
+        department_id=billing.pk,
+        what_happened="Ines (account BW-118204) paid £34.00 twice on 3 November.",
+        customer_needs="A refund of the second payment, and to know when it lands.",
+    ).handoff
+    progress = handoffs.post_progress(
+        actor=dana,
+        handoff_id=handoff.pk,
+        text="Confirmed: the card was charged twice by the retry job. Refund of £34.00 "
+        "queued for tonight's payment run (ref RF-20931).",
+    )
+    handoffs.publish_update(
+        actor=sam,
+        conversation_id=conversation.pk,
+        text="Our billing team found the second payment of £34.00. The refund goes out "
+        "tonight and usually shows on your statement within 3 working days.",
+        source_update_id=progress.pk,
+    )
+
+
+def _create_closed_loop_story(workspace: Workspace) -> None:
+    """Priya's roaming charge was removed: she rated it, and thanked the team by email after."""
+    from hubbub.care import csat, inbound, resolve
+    from hubbub.care.models import EMAIL, Conversation
+    from hubbub.connectors.models import Mailbox
+    from hubbub.core import clock
+
+    sam = User.objects.get(email=f"agent@{DOMAIN}")
+    conversation = Conversation.objects.get(
+        workspace=workspace, customer_handle="priya.norsen@example.net"
+    )
+    done = resolve.resolve_case(actor=sam, conversation_id=conversation.pk)
+    assert done.survey is not None
+    csat.answer_survey(
+        token=csat.token_for(done.survey),
+        score=5,
+        comment="Sorted in one chat, and Sam told me exactly when the credit would show.",
+    )
+    mailbox = Mailbox.objects.get(workspace=workspace)
+    inbound.receive(
+        inbound.CustomerMessage(
+            workspace_id=workspace.pk,
+            channel=EMAIL,
+            handle="priya.norsen@example.net",
+            name="Priya Norsen",
+            subject="Thank you!",
+            body="The credit is on my bill. Thank you so much, great service!",
+            received_at=clock.now(),
+            details={"mailbox_id": mailbox.pk, "from": "priya.norsen@example.net"},
+        )
+    )

@@ -10,6 +10,7 @@ from hubbub.accounts.models import Status, User
 # The areas of the product, in the order of the navigation.
 AREAS = [
     ("inbox", "Inbox", "g i"),
+    ("handoffs", "Handoffs", "g h"),
     ("listening", "Listening", "g l"),
     ("knowledge", "Knowledge", "g k"),
     ("community", "Community", "g m"),

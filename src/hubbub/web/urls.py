@@ -1,12 +1,17 @@
 from django.urls import path
 
 from hubbub.care import views as care_views
+from hubbub.crm import views as crm_views
 from hubbub.listening import views as listening_views
 from hubbub.web import stream, views
 from hubbub.web.context_processors import AREAS
 
 # Areas that have their own page; the rest show their empty state.
-AREA_PAGES = {"inbox": care_views.inbox, "listening": listening_views.mentions}
+AREA_PAGES = {
+    "inbox": care_views.inbox,
+    "listening": listening_views.mentions,
+    "contacts": crm_views.contacts,
+}
 
 app_name = "web"
 

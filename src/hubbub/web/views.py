@@ -11,6 +11,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
 from hubbub.accounts.http import member_required
+from hubbub.accounts.models import Role, User
 
 # What each area will hold, said plainly on its empty state until it does.
 AREA_COPY = {
@@ -38,6 +39,10 @@ AREA_COPY = {
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """Department members start at their handoffs; everyone else at the inbox."""
+    user = getattr(request, "user", None)
+    if isinstance(user, User) and user.role == Role.DEPARTMENT:
+        return redirect("web:handoffs")
     return redirect("web:inbox")
 
 

@@ -26,7 +26,13 @@ class TestSignIn:
             "/login/", {"username": "CARA@brightwave.test", "password": PASSWORD}
         )
         assert response.status_code == 302
-        assert response["Location"] == "/inbox/"
+        assert response["Location"] == "/"
+        assert client.get("/")["Location"] == "/inbox/"
+
+    def test_a_department_member_starts_at_their_handoffs(self, client: Client, cast: Cast) -> None:
+        client.post("/login/", {"username": "bill@brightwave.test", "password": PASSWORD})
+
+        assert client.get("/")["Location"] == "/handoffs/"
 
     def test_a_wrong_password_says_so_without_saying_which_part(
         self, client: Client, cast: Cast
@@ -332,9 +338,9 @@ class TestQueryCounts:
     @pytest.mark.parametrize(
         ("path", "queries"),
         [
-            # session, user, six view counts (each stopped at 999), conversations,
+            # session, user, seven view counts (each stopped at 999), conversations,
             # tags (channels and languages are cached), approvals waiting, notifications
-            ("/inbox/", 12),
+            ("/inbox/", 13),
             ("/settings/people/", 5),
             ("/settings/teams/", 4),
         ],

@@ -137,3 +137,33 @@ def test_the_settings_page_saves_a_policy_and_shows_agents_a_read_only_view(cast
         agent.post(reverse("care:save_settings", args=["policy"]), {"name": "x"}).status_code == 302
     )
     assert SlaPolicy.objects.count() == 1
+
+
+def test_a_lead_sets_the_update_policy_and_the_re_open_period_on_the_page(cast: Cast) -> None:
+    lead = Client()
+    lead.force_login(cast.lee)
+    form = {"time_zone": "UTC", "around_the_clock": "1"}
+
+    saved = lead.post(
+        reverse("care:save_item", args=["team", cast.care.pk]),
+        {**form, "update_every_hours": "24", "reopen_within_days": "14"},
+        follow=True,
+    )
+    refused = lead.post(
+        reverse("care:save_item", args=["team", cast.care.pk]),
+        {**form, "update_every_hours": "9999", "reopen_within_days": "3"},
+        follow=True,
+    )
+
+    assert b"Team settings saved" in saved.content
+    assert b"Updates every 1 to 720 hours" in refused.content
+    settings = TeamSettings.objects.get(team=cast.care)
+    assert settings.update_every_hours == 24
+    assert settings.reopen_within_days == 14
+    lead.post(
+        reverse("care:save_item", args=["team", cast.care.pk]),
+        {**form, "update_every_hours": "", "reopen_within_days": ""},
+    )
+    settings.refresh_from_db()
+    assert settings.update_every_hours is None  # no policy
+    assert settings.reopen_within_days == 7  # the default

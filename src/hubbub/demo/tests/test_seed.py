@@ -44,7 +44,7 @@ def test_the_demo_has_email_chat_and_webhook_customers_one_of_them_on_two_channe
         .order_by("id")
         .values_list("platform", flat=True)
     )
-    assert channels == ["email", "chat"]
+    assert channels == ["email", "chat", "email"]  # and, once it was sorted, her thanks
 
 
 def test_the_demo_answers_by_email_through_its_sandbox_mailbox() -> None:
@@ -68,3 +68,38 @@ def test_the_demo_answers_by_email_through_its_sandbox_mailbox() -> None:
     assert reply.state == DeliveryState.SENT
     assert reply.sandbox is True
     assert reply.details["to"] == "ines.calley@example.net"
+
+
+def test_the_demo_has_a_problem_with_billing_and_an_update_on_its_status_page() -> None:
+    from hubbub.care import case_links, status_page
+    from hubbub.care.models import Conversation, HandoffState
+
+    seed_demo()
+    conversation = Conversation.objects.get(customer_handle="ines.calley@example.net")
+    [handoff] = conversation.handoffs.all()
+    page = status_page.status_page(conversation)
+
+    assert handoff.department_name == "Billing"
+    assert handoff.state == HandoffState.IN_PROGRESS
+    assert [stage.label for stage in page.stages if stage.reached] == [
+        "Received",
+        "With Billing",
+        "Fix in progress",
+    ]
+    assert "refund goes out tonight" in page.updates[0].text
+    assert "RF-20931" not in page.updates[0].text  # the department's own words stay inside
+    assert case_links.conversation_for(case_links.token_for(conversation)) == conversation
+
+
+def test_the_demo_has_a_rated_case_and_a_thankful_customer_offered_as_advocate() -> None:
+    from hubbub.care.models import Conversation, ConversationStatus
+    from hubbub.crm.models import Advocacy
+
+    seed_demo()
+    conversation = Conversation.objects.get(customer_handle="priya.norsen@example.net")
+
+    assert conversation.status == ConversationStatus.RESOLVED
+    assert conversation.survey.score == 5
+    assert conversation.praise_captured_at is not None
+    assert conversation.contact is not None
+    assert conversation.contact.advocacy == Advocacy.CANDIDATE

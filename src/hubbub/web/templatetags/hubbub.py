@@ -9,6 +9,7 @@ register = template.Library()
 # Simple 24×24 stroke icons drawn for Hubbub (no third-party icon set).
 _PATHS = {
     "inbox": "M3 13h5l2 3h4l2-3h5M5 5h14l2 8v6H3v-6z",
+    "handoffs": "M4 8h14l-3-3M20 16H6l3 3",
     "listening": "M4 12a8 8 0 0 1 16 0M7.5 12a4.5 4.5 0 0 1 9 0M12 12v8",
     "knowledge": "M5 4h10a4 4 0 0 1 4 4v12H9a4 4 0 0 1-4-4zM9 9h6M9 13h6",
     "community": "M8 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM16 11a3 3 0 1 0 0-6M3 20c0-3 2.5-5 5-5s5 2 5 5M14 15c3 0 6 1.5 6 5",

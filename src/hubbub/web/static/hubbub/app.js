@@ -310,6 +310,7 @@
     var action = trigger.getAttribute("data-action");
     if (action === "show-shortcuts") openDialog("shortcuts-dialog");
     if (action === "close-dialog") trigger.closest("dialog").close();
+    if (action === "open-dialog") openDialog(trigger.getAttribute("aria-controls"));
     if (action === "toggle-nav") {
       var open = body.classList.toggle("nav-open");
       document.querySelectorAll("[data-action=toggle-nav]").forEach(function (el) {
