@@ -80,6 +80,18 @@ def complaint(cast: Cast, handle: str = "tom.example") -> Conversation:
     return conversation
 
 
+def emailed_to_partner(cast: Cast, conversation: Conversation) -> handoffs.Opened:
+    """Handed to Billing and emailed to the payments partner, who has no account."""
+    return handoffs.hand_off(
+        actor=cast.cara,
+        conversation_id=conversation.pk,
+        department_id=cast.billing.pk,
+        what_happened="Charged twice.",
+        customer_needs="A refund.",
+        external_email="Payments@Partner.example",
+    )
+
+
 def tom_on_two_channels(cast: Cast) -> tuple[Conversation, Conversation]:
     """Tom's complaint on Bluesky, and the email he sent the same morning (not yet merged)."""
     social = complaint(cast)
@@ -341,15 +353,7 @@ class TestTheEmailedLink:
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"  # type: ignore[attr-defined]
         settings.EMAIL_HOST = smtp_server.host  # type: ignore[attr-defined]
         settings.EMAIL_PORT = smtp_server.port  # type: ignore[attr-defined]
-        conversation = complaint(cast)
-        opened = handoffs.hand_off(
-            actor=cast.cara,
-            conversation_id=conversation.pk,
-            department_id=cast.billing.pk,
-            what_happened="Charged twice.",
-            customer_needs="A refund.",
-            external_email="Payments@Partner.example",
-        )
+        opened = emailed_to_partner(cast, complaint(cast))
 
         run_jobs()
 
@@ -374,14 +378,7 @@ class TestTheEmailedLink:
         ).exists()
 
     def test_a_forwarded_link_cannot_flood_the_owner(self, cast: Cast) -> None:
-        opened = handoffs.hand_off(
-            actor=cast.cara,
-            conversation_id=complaint(cast).pk,
-            department_id=cast.billing.pk,
-            what_happened="Charged twice.",
-            customer_needs="A refund.",
-            external_email="payments@partner.example",
-        )
+        opened = emailed_to_partner(cast, complaint(cast))
         token = handoffs.token_for(opened.handoff)
         for n in range(handoffs.LINK_UPDATES_PER_HOUR):
             handoffs.post_progress_by_link(token=token, name="Priya", text=f"update {n}")
@@ -391,14 +388,7 @@ class TestTheEmailedLink:
         assert HandoffUpdate.objects.count() == handoffs.LINK_UPDATES_PER_HOUR
 
     def test_tampered_expired_revoked_and_closed_links_are_refused(self, cast: Cast) -> None:
-        opened = handoffs.hand_off(
-            actor=cast.cara,
-            conversation_id=complaint(cast).pk,
-            department_id=cast.billing.pk,
-            what_happened="Charged twice.",
-            customer_needs="A refund.",
-            external_email="payments@partner.example",
-        )
+        opened = emailed_to_partner(cast, complaint(cast))
         token = handoffs.token_for(opened.handoff)
 
         class SixteenDaysAgo(signing.TimestampSigner):
