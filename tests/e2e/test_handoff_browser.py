@@ -83,6 +83,11 @@ def test_a_complaint_is_handed_off_worked_shown_resolved_rated_and_thanked_for(
     )
     conversation_url = live_hubbub.url + f"/inbox/conversations/{complaint.pk}/"
 
+    # Bill, of Billing, has his (empty) queue open.
+    bill = signed_in_page(browser, live_hubbub, cast.bill, lands_on="/handoffs/")
+    expect(bill.locator("body")).to_have_attribute("data-stream", "open")
+    expect(bill.locator("#handoff-list")).to_contain_text("Nothing waits for your department")
+
     # Cara moves the complaint to private: the public reply carries the case link.
     agent = signed_in_page(browser, live_hubbub, cast.cara, lands_on="/inbox/")
     agent.goto(conversation_url)
@@ -110,8 +115,7 @@ def test_a_complaint_is_handed_off_worked_shown_resolved_rated_and_thanked_for(
     handoff = Handoff.objects.get(conversation=complaint)
     assert handoff.owner == cast.cara
 
-    # Bill, of Billing, finds it in his queue and posts progress: Cara sees it live.
-    bill = signed_in_page(browser, live_hubbub, cast.bill, lands_on="/handoffs/")
+    # It arrives in Bill's queue live; he posts progress, and Cara sees it live.
     expect(bill.locator(".conversation-row")).to_have_count(1)
     bill.locator(".conversation-open").first.click()
     expect(bill.locator("#brief-title")).to_be_visible()

@@ -58,3 +58,15 @@ class PresenceChanged(Event):
     conversation_id: int
     user_id: int
     state: str  # "viewing", "typing" or "left"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandoffChanged(Event):
+    """A handoff arrived at a department, moved on, or was taken back: its queue refreshes.
+
+    Sent to the department's team (and to who sees every team), ids only.
+    """
+
+    kind = "handoff_changed"
+    handoff_id: int
+    state: str

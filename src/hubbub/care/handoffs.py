@@ -28,6 +28,7 @@ from django.urls import reverse
 from hubbub.accounts.models import Role, Team, TeamKind, User
 from hubbub.accounts.selectors import workspace_id_of
 from hubbub.care import audit, sla
+from hubbub.care.events import HandoffChanged
 from hubbub.care.models import (
     ActivityKind,
     Attachment,
@@ -55,6 +56,7 @@ from hubbub.core.errors import (
     RateLimited,
     ValidationFailed,
 )
+from hubbub.core.events import publish
 
 MAX_WHAT_HAPPENED = 4000
 MAX_CUSTOMER_NEEDS = 2000
@@ -159,6 +161,7 @@ def hand_off(
         link = link_for(handoff)
         _email_link(handoff, link)
     announce_change(conversation, what="handoff", actor=actor)
+    _tell_department(handoff)
     return Opened(handoff, link)
 
 
@@ -316,6 +319,17 @@ def _wait_on_department(conversation: Conversation, actor: User) -> None:
     conversation.resolved_at = None
     conversation.save(update_fields=["status", "resolved_at", "last_activity_at", "updated_at"])
     sla.status_changed(conversation, before=before)
+
+
+def _tell_department(handoff: Handoff) -> None:
+    """The department's queue refreshes live (its members cannot see the conversation's events)."""
+    if handoff.department_id is None:
+        return
+    publish(
+        HandoffChanged(handoff_id=handoff.pk, state=handoff.state),
+        workspace_id=handoff.workspace_id,
+        team_ids=[handoff.department_id],
+    )
 
 
 # --- The update policy -------------------------------------------------------------------
@@ -530,6 +544,7 @@ def _progress(
             + cleaned[:200],
         )
     announce_change(conversation, what="handoff", actor=author)
+    _tell_department(handoff)
     return update
 
 
@@ -565,6 +580,7 @@ def withdraw(*, actor: User, handoff_id: int) -> Handoff:
         detail={"handoff_id": handoff.pk},
     )
     announce_change(conversation, what="handoff", actor=actor)
+    _tell_department(handoff)
     return handoff
 
 

@@ -46,6 +46,7 @@ from hubbub.core.errors import (
     RateLimited,
     ValidationFailed,
 )
+from hubbub.core.models import EventRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -157,6 +158,13 @@ class TestHandingOff:
         assert Activity.objects.filter(
             conversation=conversation, kind=ActivityKind.HANDED_OFF
         ).exists()
+
+    def test_the_departments_queue_hears_of_it_and_nobody_else_s(self, cast: Cast) -> None:
+        handoff = hand_to_billing(cast, complaint(cast))
+
+        [event] = EventRecord.objects.filter(kind="handoff_changed")
+        assert event.payload == {"handoff_id": handoff.pk, "state": "open"}
+        assert event.team_ids == f",{cast.billing.pk},"  # Billing only (and who sees all)
 
     def test_an_unassigned_conversation_becomes_the_handing_off_agents(self, cast: Cast) -> None:
         conversation = arrives(cast, "tom.example", 0, team=cast.care)

@@ -448,6 +448,12 @@
     });
   }
 
+  // A department's handoff queue follows its handoffs.
+  body.addEventListener("hubbub:handoff_changed", function () {
+    var queue = document.querySelector("[data-live-handoffs]");
+    if (queue && window.htmx) window.htmx.trigger(queue, "handoffs-refresh");
+  });
+
   // The approval queue follows every change of a message, and what is said to me.
   ["conversation_changed", "notification_created"].forEach(function (kind) {
     body.addEventListener("hubbub:" + kind, function () {
