@@ -33,6 +33,7 @@ from hubbub.care import (
     handoffs,
     macros,
     mail,
+    merging,
     outbound,
     private,
     resolve,
@@ -327,7 +328,7 @@ def _merge(user: User, conversation_id: int, request: HttpRequest) -> Done:
     raw = request.POST.get("into", "").strip().lstrip("#")
     if not raw.isdigit():
         raise ValidationFailed("Give the number of the conversation to merge into.", field="into")
-    target = services.merge_conversations(
+    target = merging.merge_conversations(
         actor=user, conversation_id=conversation_id, into_id=int(raw)
     )
     return Done(f"Merged into #{target.pk}.", go_to=target.pk)
@@ -335,9 +336,7 @@ def _merge(user: User, conversation_id: int, request: HttpRequest) -> Done:
 
 def _split(user: User, conversation_id: int, request: HttpRequest) -> str:
     ids = [int(v) for v in request.POST.getlist("mention") if v.isdigit()]
-    split = services.split_conversation(
-        actor=user, conversation_id=conversation_id, mention_ids=ids
-    )
+    split = merging.split_conversation(actor=user, conversation_id=conversation_id, mention_ids=ids)
     return f"Split into #{split.pk}."
 
 

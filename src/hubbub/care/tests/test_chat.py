@@ -10,7 +10,7 @@ from django.test import Client
 
 from hubbub.accounts.models import Status
 from hubbub.accounts.tests.factories import Cast
-from hubbub.care import chat, outbound, services
+from hubbub.care import chat, merging, outbound, services
 from hubbub.care.models import CHAT, Conversation, Message, MessageKind
 from hubbub.connectors.models import ChatVisitor, ChatWidget
 
@@ -303,7 +303,7 @@ def test_merging_conversations_keeps_the_chat_visitor_on_the_merged_one(
     chatted = Conversation.objects.get(platform=CHAT)
     posted = arrives(cast, "ana.example", team=cast.care)
 
-    services.merge_conversations(actor=cast.cara, conversation_id=chatted.pk, into_id=posted.pk)
+    merging.merge_conversations(actor=cast.cara, conversation_id=chatted.pk, into_id=posted.pk)
     outbound.send_direct(
         actor=cast.cara, conversation_id=posted.pk, body="Still here?", channel=CHAT
     )

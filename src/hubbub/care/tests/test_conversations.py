@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from hubbub.accounts.tests.factories import Cast
-from hubbub.care import selectors, services
+from hubbub.care import merging, selectors, services
 from hubbub.care.models import (
     Activity,
     ActivityKind,
@@ -215,7 +215,7 @@ class TestMergeAndSplit:
         email_like = arrives(cast, "tom.example", 0, platform="mastodon")
         social = arrives(cast, "tom.example", 10, platform="bluesky")
         services.add_note(actor=cast.lee, conversation_id=email_like.pk, body="same person")
-        target = services.merge_conversations(
+        target = merging.merge_conversations(
             actor=cast.lee, conversation_id=email_like.pk, into_id=social.pk
         )
         assert target.mention_links.count() == 2
@@ -223,7 +223,7 @@ class TestMergeAndSplit:
         email_like.refresh_from_db()
         assert (email_like.status, email_like.merged_into_id) == ("closed", social.pk)
         with pytest.raises(Conflict):
-            services.merge_conversations(
+            merging.merge_conversations(
                 actor=cast.lee, conversation_id=email_like.pk, into_id=social.pk
             )
 
@@ -233,7 +233,7 @@ class TestMergeAndSplit:
         conversation = arrives(cast, "tom.example", 0, text="Router down")
         second = posted(cast, "tom.example", 20, text="Also my bill is wrong")
         services.thread_mentions(mention_ids=[second.pk])
-        split = services.split_conversation(
+        split = merging.split_conversation(
             actor=cast.lee, conversation_id=conversation.pk, mention_ids=[second.pk]
         )
         assert split.subject == "Also my bill is wrong"
@@ -242,7 +242,7 @@ class TestMergeAndSplit:
         # The customer's next post still joins the original.
         assert arrives(cast, "tom.example", 40).pk == conversation.pk
         with pytest.raises(ValidationFailed):
-            services.split_conversation(
+            merging.split_conversation(
                 actor=cast.lee,
                 conversation_id=conversation.pk,
                 mention_ids=list(conversation.mention_links.values_list("mention_id", flat=True)),

@@ -18,7 +18,7 @@ from django_tasks_db.models import DBTaskResult
 
 from hubbub.accounts.models import Role, Team, TeamKind, User
 from hubbub.accounts.tests.factories import Cast, TeamFactory, UserFactory
-from hubbub.care import approvals, case_links, handoffs, outbound, selectors, services
+from hubbub.care import approvals, case_links, handoffs, merging, outbound, selectors, services
 from hubbub.care.models import (
     Activity,
     ActivityKind,
@@ -638,9 +638,7 @@ class TestMergingAndStatus:
         handoff = hand_to_billing(cast, by_email)
         handoffs.publish_update(actor=cast.cara, conversation_id=by_email.pk, text="On it.")
 
-        services.merge_conversations(
-            actor=cast.cara, conversation_id=by_email.pk, into_id=social.pk
-        )
+        merging.merge_conversations(actor=cast.cara, conversation_id=by_email.pk, into_id=social.pk)
 
         handoff.refresh_from_db()
         assert handoff.conversation_id == social.pk
@@ -656,7 +654,7 @@ class TestMergingAndStatus:
         hand_to_billing(cast, by_email, department_id=logistics.pk)
 
         with pytest.raises(Conflict) as refused:
-            services.merge_conversations(
+            merging.merge_conversations(
                 actor=cast.cara, conversation_id=by_email.pk, into_id=social.pk
             )
 
@@ -668,7 +666,7 @@ class TestMergingAndStatus:
         Conversation.objects.filter(pk=social.pk).update(status=ConversationStatus.RESOLVED)
 
         with pytest.raises(Conflict) as refused:
-            services.merge_conversations(
+            merging.merge_conversations(
                 actor=cast.cara, conversation_id=by_email.pk, into_id=social.pk
             )
 
@@ -678,9 +676,7 @@ class TestMergingAndStatus:
         social, by_email = tom_on_two_channels(cast)
         hand_to_billing(cast, by_email)
         handoffs.publish_update(actor=cast.cara, conversation_id=by_email.pk, text="With Billing.")
-        services.merge_conversations(
-            actor=cast.cara, conversation_id=by_email.pk, into_id=social.pk
-        )
+        merging.merge_conversations(actor=cast.cara, conversation_id=by_email.pk, into_id=social.pk)
 
         page = Client().get(reverse("care:case", args=[case_links.token_for(by_email)]))
         text = page.content.decode()
