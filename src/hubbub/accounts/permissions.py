@@ -42,3 +42,15 @@ def can_manage_sources(user: User) -> bool:
 def check_can_manage_sources(user: User) -> None:
     if not can_manage_sources(user):
         raise Forbidden("Only admins can add and change sources.", code="admin_only")
+
+
+def can_decide_advocacy(user: User) -> bool:
+    """Who talks to customers decides who speaks for the brand: agents, leads and admins."""
+    return user.role in {Role.ADMIN, Role.LEAD, Role.AGENT}
+
+
+def check_can_decide_advocacy(user: User) -> None:
+    if not can_decide_advocacy(user):
+        raise Forbidden(
+            "Only agents, leads and admins decide who is an advocate.", code="read_only"
+        )

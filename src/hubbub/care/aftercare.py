@@ -41,6 +41,7 @@ from hubbub.care.models import (
     ConversationStatus,
     Message,
     PraiseCapture,
+    TeamSettings,
 )
 from hubbub.care.services import PIPELINE, announce_change, notify, other_active_conversation
 from hubbub.core import clock, origin
@@ -48,8 +49,6 @@ from hubbub.crm import services as crm
 from hubbub.listening.models import Mention
 
 PRAISE_WITHIN_DAYS = 30
-# For conversations without a team, or a team without care settings.
-DEFAULT_REOPEN_DAYS = 7
 # No resolved case older than this is read: longer than any window a lead can
 # set (care.configure.MAX_REOPEN_DAYS) or the praise window.
 LOOKBACK = dt.timedelta(days=366)
@@ -73,7 +72,7 @@ class Followed:
 
 @dataclass(frozen=True, slots=True)
 class FollowUp:
-    """What a direct message of a customer without an active conversation does."""
+    """What a customer's direct message does to their recently resolved case."""
 
     step: Step  # PRAISE or REOPEN
     conversation: Conversation  # the resolved case, locked
@@ -89,10 +88,11 @@ def is_praise(*, sentiment: str, intent: str) -> bool:
 
 
 def reopen_days(conversation: Conversation) -> int:
-    """How long after resolution the customer's return re-opens the case (its team's choice)."""
+    """How long after resolution the customer's return re-opens the case (its team's choice;
+    the default for conversations without a team, or a team without care settings)."""
     team = conversation.team
     settings = getattr(team, "care_settings", None) if team is not None else None
-    return DEFAULT_REOPEN_DAYS if settings is None else settings.reopen_within_days
+    return TeamSettings.DEFAULT_REOPEN_DAYS if settings is None else settings.reopen_within_days
 
 
 def next_step(resolved: Conversation, *, at: dt.datetime, praise: bool) -> Step:
@@ -353,6 +353,17 @@ def follow_up_of(
     if step == Step.REOPEN and other_active_conversation(conversation) is not None:
         return None
     return None if step == Step.NEW else FollowUp(step, conversation)
+
+
+def thanks_on_thread(
+    conversation: Conversation, *, at: dt.datetime, sentiment: str, intent: str
+) -> FollowUp | None:
+    """A direct message threaded to a resolved case (a "thank you!" answering its own mail):
+    thanks keep it resolved; anything else re-opens it the usual way (care.inbound)."""
+    if conversation.status != ConversationStatus.RESOLVED:
+        return None
+    step = next_step(conversation, at=at, praise=is_praise(sentiment=sentiment, intent=intent))
+    return FollowUp(step, conversation) if step == Step.PRAISE else None
 
 
 def capture_message(conversation: Conversation, *, message: Message, contact_id: int) -> None:

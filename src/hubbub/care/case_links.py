@@ -7,40 +7,30 @@ without an account, for as long as the case exists.
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core import signing
 from django.urls import reverse
 
 from hubbub.care.models import Conversation
+from hubbub.core.links import absolute_url, sign_ids, signed_ids
 
 SALT = "hubbub.care.case-link"
 
 
 def token_for(conversation: Conversation) -> str:
     """The same token every time for a conversation (no timestamp): one link per case."""
-    return signing.Signer(salt=SALT).sign_object(
-        {"c": conversation.pk, "w": conversation.workspace_id}
-    )
+    return sign_ids({"c": conversation.pk, "w": conversation.workspace_id}, salt=SALT)
 
 
 def link_for(conversation: Conversation) -> str:
-    path = reverse("care:case", args=[token_for(conversation)])
-    return f"{settings.HUBBUB_BASE_URL.rstrip('/')}{path}"
+    return absolute_url(reverse("care:case", args=[token_for(conversation)]))
 
 
 def conversation_for(token: str) -> Conversation | None:
     """The conversation a token names, or None for a forged, altered or stale one."""
-    try:
-        data = signing.Signer(salt=SALT).unsign_object(token)
-    except signing.BadSignature:
-        return None
-    if not isinstance(data, dict):
-        return None
-    conversation_id, workspace_id = data.get("c"), data.get("w")
-    if not isinstance(conversation_id, int) or not isinstance(workspace_id, int):
+    ids = signed_ids(token, salt=SALT, keys=("c", "w"))
+    if ids is None:
         return None
     return (
         Conversation.objects.select_related("workspace", "assignee__profile")
-        .filter(pk=conversation_id, workspace_id=workspace_id)
+        .filter(pk=ids["c"], workspace_id=ids["w"])
         .first()
     )

@@ -26,6 +26,7 @@ from hubbub.care.models import Message, MessageKind
 from hubbub.connectors.models import ChatVisitor, ChatWidget
 from hubbub.core import bus
 from hubbub.core.errors import HubbubError, ValidationFailed
+from hubbub.core.links import absolute_url
 
 MAX_BODY_BYTES = 32 * 1024
 MAX_STREAM_SECONDS = 15 * 60
@@ -126,7 +127,7 @@ def message_json(message: Message) -> dict[str, Any]:
         avatar = ""
         if profile is not None and profile.avatar:
             path = reverse("web:avatar", args=[profile.avatar.removeprefix("avatars/")])
-            avatar = f"{settings.HUBBUB_BASE_URL.rstrip('/')}{path}"
+            avatar = absolute_url(path)
         data["agent"] = {"name": message.sender_name, "avatar_url": avatar}
     return data
 

@@ -39,7 +39,7 @@ class TeamCalendarInput:
     auto_acknowledge: bool = False
     acknowledge_template: str = ""
     update_every_hours: int | None = None  # the update policy while a handoff is open
-    reopen_within_days: int = 7
+    reopen_within_days: int = TeamSettings.DEFAULT_REOPEN_DAYS
 
 
 def _team(actor: User, team_id: int) -> Team:

@@ -21,8 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-from django.core import signing
 from django.db import transaction
 from django.db.models import Avg, Count, Q, QuerySet
 from django.urls import reverse
@@ -35,6 +33,8 @@ from hubbub.care.selectors import visible_conversations
 from hubbub.care.services import announce_change
 from hubbub.core import clock
 from hubbub.core.errors import Conflict, NotFound, ValidationFailed
+from hubbub.core.links import absolute_url, sign_ids, signed_ids
+from hubbub.crm.models import channel_name
 
 SALT = "hubbub.care.survey"
 MAX_COMMENT = 2000
@@ -82,14 +82,14 @@ def start_survey(conversation: Conversation, *, agent: User | None) -> Survey:
 
 def token_for(survey: Survey) -> str:
     """The same token every time for a survey (no timestamp): one link per case."""
-    return signing.Signer(salt=SALT).sign_object({"s": survey.pk, "c": survey.conversation_id})
+    return sign_ids({"s": survey.pk, "c": survey.conversation_id}, salt=SALT)
 
 
 def link_for(survey: Survey, score: int | None = None) -> str:
     """The survey's page; with `score`, the page opens with that score chosen (not recorded)."""
     path = reverse("care:survey", args=[token_for(survey)])
     query = f"?score={int(score)}" if score is not None else ""
-    return f"{settings.HUBBUB_BASE_URL.rstrip('/')}{path}{query}"
+    return absolute_url(path + query)
 
 
 def inline_choices_text(survey: Survey) -> str:
@@ -109,17 +109,12 @@ def survey_line(survey: Survey) -> str:
 
 def survey_for(token: str) -> Survey:
     """The survey a token names; NotFound for a forged, altered or stale one."""
-    try:
-        data = signing.Signer(salt=SALT).unsign_object(token)
-    except signing.BadSignature as error:
-        raise NotFound("This survey link is not valid.", code="survey_not_found") from error
-    survey_id = data.get("s") if isinstance(data, dict) else None
-    conversation_id = data.get("c") if isinstance(data, dict) else None
-    if not isinstance(survey_id, int) or not isinstance(conversation_id, int):
-        raise NotFound("This survey link is not valid.", code="survey_not_found")
+    ids = signed_ids(token, salt=SALT, keys=("s", "c"))
     survey = (
-        Survey.objects.select_related("conversation__workspace", "agent__profile")
-        .filter(pk=survey_id, conversation_id=conversation_id)
+        None
+        if ids is None
+        else Survey.objects.select_related("conversation__workspace", "agent__profile")
+        .filter(pk=ids["s"], conversation_id=ids["c"])
         .first()
     )
     if survey is None:
@@ -262,7 +257,7 @@ def results(*, user: User, since: dt.datetime | None = None) -> Results:
         for row in surveys.values("team_id", "team__name").annotate(**_AGGREGATES).order_by()
     ]
     by_channel = [
-        _figures(_channel_label(row["channel"]), row)
+        _figures(channel_name(row["channel"]), row)
         for row in surveys.values("channel").annotate(**_AGGREGATES).order_by()
     ]
     comments = tuple(
@@ -310,7 +305,3 @@ def _comment(row: Mapping[str, Any]) -> Comment:
 def _ranked(rows: list[Figures]) -> tuple[Figures, ...]:
     """Most surveys sent first, then by name."""
     return tuple(sorted(rows, key=lambda row: (-row.sent, row.label.casefold())))
-
-
-def _channel_label(channel: str) -> str:
-    return channel[:1].upper() + channel[1:]

@@ -7,7 +7,6 @@ name and the progress posted so far; never the conversation's timeline.
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import quote
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -17,8 +16,8 @@ from django.views.decorators.http import require_GET
 
 from hubbub.accounts.http import current_user, member_required
 from hubbub.accounts.models import User
-from hubbub.care import handoffs, resolve
-from hubbub.care.models import Attachment, Handoff
+from hubbub.care import downloads, handoffs, resolve
+from hubbub.care.models import Handoff
 from hubbub.core.errors import HubbubError, ValidationFailed
 
 
@@ -146,13 +145,7 @@ def _download(handoff: Handoff, attachment_id: int) -> HttpResponse:
     item = next((f for f in handoffs.brief_files(handoff) if f.pk == attachment_id), None)
     if item is None:
         return HttpResponse("No such file.", status=404, content_type="text/plain")
-    data = bytes(Attachment.objects.values_list("data", flat=True).get(pk=item.pk))
-    response = HttpResponse(data, content_type="application/octet-stream")
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(item.filename)}"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return downloads.file_response(item, cache="private, no-store")
 
 
 # --- Actions on a conversation's page (the owner's side), run by care.views.act ----------

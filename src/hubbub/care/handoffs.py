@@ -21,10 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 
+from hubbub.accounts import permissions
 from hubbub.accounts.models import Role, Team, TeamKind, User
 from hubbub.accounts.selectors import workspace_id_of
 from hubbub.care import audit, sla
@@ -50,13 +53,13 @@ from hubbub.connectors.email.sniff import sniff
 from hubbub.core import clock
 from hubbub.core.errors import (
     Conflict,
-    Forbidden,
     Gone,
     NotFound,
     RateLimited,
     ValidationFailed,
 )
 from hubbub.core.events import publish
+from hubbub.core.links import absolute_url
 
 MAX_WHAT_HAPPENED = 4000
 MAX_CUSTOMER_NEEDS = 2000
@@ -121,7 +124,7 @@ def hand_off(
     checked = _checked_uploads(uploads)
     _check_no_open_handoff(conversation)
     owner = conversation.assignee or actor
-    brief = _brief_note(actor, conversation, department, what, needs, checked)
+    brief = _brief_note(actor, department, conversation, what, needs, checked)
     nonce = secrets.token_hex(16) if email else ""
     try:
         with transaction.atomic():
@@ -143,11 +146,7 @@ def hand_off(
     except IntegrityError as error:  # a colleague handed the same customer off just now
         _check_no_open_handoff(conversation)
         raise Conflict("This problem was handed off a moment ago.", code="handoff_open") from error
-    _take_ownership(conversation, owner, actor)
-    _wait_on_department(conversation, actor)
-    conversation.update_due_at = _next_update_due(conversation, clock.now())
-    conversation.update_reminded_at = None
-    conversation.save(update_fields=["update_due_at", "update_reminded_at", "updated_at"])
+    _wait_on_department(conversation, owner=owner, actor=actor)
     audit.record(
         conversation,
         actor=actor,
@@ -186,14 +185,12 @@ def _required(text: str, field: str, missing: str, limit: int) -> str:
 
 
 def _optional_email(address: str) -> str:
-    from django.core.validators import validate_email
-
     cleaned = address.strip().lower()
     if not cleaned:
         return ""
     try:
         validate_email(cleaned)
-    except Exception as error:  # django's ValidationError: say it our way
+    except ValidationError as error:  # Django's: said our way
         raise ValidationFailed("That is not an email address.", field="external_email") from error
     return cleaned
 
@@ -262,8 +259,8 @@ def _open_handoffs() -> QuerySet[Handoff]:
 
 def _brief_note(
     actor: User,
-    conversation: Conversation,
     department: Team,
+    conversation: Conversation,
     what: str,
     needs: str,
     checked: list[_CheckedFile],
@@ -291,34 +288,43 @@ def _brief_note(
             for item in checked
         ]
     )
-    conversation.last_activity_at = max(conversation.last_activity_at, note.created_at)
     return note
 
 
-def _take_ownership(conversation: Conversation, owner: User, actor: User) -> None:
-    """An unassigned conversation becomes the handing-off agent's: someone must own it."""
-    if conversation.assignee_id is not None:
-        return
-    conversation.assignee = owner
-    conversation.assigned_at = clock.now()
-    conversation.save(update_fields=["assignee", "assigned_at", "last_activity_at", "updated_at"])
-    audit.record(
-        conversation,
-        actor=actor,
-        kind=ActivityKind.ASSIGNED,
-        summary=f"{audit.name_of(actor)} took the conversation to hand it off",
-        detail={"assignee_id": owner.pk},
-    )
-
-
-def _wait_on_department(conversation: Conversation, actor: User) -> None:
+def _wait_on_department(conversation: Conversation, *, owner: User, actor: User) -> None:
+    """The conversation waits on the department, owned (an unassigned one becomes the
+    handing-off agent's: someone must own it), with the update policy's clock set."""
     before = conversation.status
-    if before == ConversationStatus.WAITING_DEPARTMENT:
-        return
+    now = clock.now()
+    taken = conversation.assignee_id is None
+    if taken:
+        conversation.assignee = owner
+        conversation.assigned_at = now
     conversation.status = ConversationStatus.WAITING_DEPARTMENT
-    conversation.resolved_at = None
-    conversation.save(update_fields=["status", "resolved_at", "last_activity_at", "updated_at"])
-    sla.status_changed(conversation, before=before)
+    conversation.last_activity_at = max(conversation.last_activity_at, now)
+    conversation.update_due_at = _next_update_due(conversation, now)
+    conversation.update_reminded_at = None
+    conversation.save(
+        update_fields=[
+            "assignee",
+            "assigned_at",
+            "status",
+            "last_activity_at",
+            "update_due_at",
+            "update_reminded_at",
+            "updated_at",
+        ]
+    )
+    if taken:
+        audit.record(
+            conversation,
+            actor=actor,
+            kind=ActivityKind.ASSIGNED,
+            summary=f"{audit.name_of(actor)} took the conversation to hand it off",
+            detail={"assignee_id": owner.pk},
+        )
+    if before != conversation.status:
+        sla.status_changed(conversation, before=before)
 
 
 def _tell_department(handoff: Handoff) -> None:
@@ -426,8 +432,7 @@ def post_progress(
     *, actor: User, handoff_id: int, text: str, resolves: bool = False
 ) -> HandoffUpdate:
     """A department member posts progress in Hubbub; the owner hears of it at once."""
-    if actor.role == Role.READONLY:
-        raise Forbidden("Read-only members cannot post progress.", code="read_only")
+    permissions.check_can_work_conversations(actor)
     handoff = _locked(access_handoff(user=actor, handoff_id=handoff_id))
     return _progress(
         handoff,
@@ -522,9 +527,10 @@ def _progress(
     )
     conversation = handoff.conversation  # locked first, by _locked
     conversation.last_activity_at = max(conversation.last_activity_at, now)
-    conversation.save(update_fields=["last_activity_at", "updated_at"])
     if resolves:
         _back_to_owner(conversation)
+    else:
+        conversation.save(update_fields=["last_activity_at", "updated_at"])
     audit.record(
         conversation,
         actor=author,
@@ -555,7 +561,15 @@ def _back_to_owner(conversation: Conversation) -> None:
     conversation.update_reminded_at = None
     if before == ConversationStatus.WAITING_DEPARTMENT:
         conversation.status = ConversationStatus.OPEN
-    conversation.save(update_fields=["status", "update_due_at", "update_reminded_at"])
+    conversation.save(
+        update_fields=[
+            "status",
+            "update_due_at",
+            "update_reminded_at",
+            "last_activity_at",
+            "updated_at",
+        ]
+    )
     if before != conversation.status:
         sla.status_changed(conversation, before=before)
 
@@ -607,10 +621,7 @@ def token_for(handoff: Handoff) -> str:
 
 
 def link_for(handoff: Handoff) -> str:
-    from django.conf import settings
-
-    path = reverse("care:handoff_link", args=[token_for(handoff)])
-    return f"{settings.HUBBUB_BASE_URL.rstrip('/')}{path}"
+    return absolute_url(reverse("care:handoff_link", args=[token_for(handoff)]))
 
 
 def handoff_for_link(token: str) -> Handoff:
@@ -720,15 +731,6 @@ def publish_update(
 
 
 # --- Reads -------------------------------------------------------------------------------
-
-
-def open_handoff_of(conversation: Conversation) -> Handoff | None:
-    return (
-        _open_handoffs()
-        .filter(conversation=conversation)
-        .select_related("owner__profile", "department")
-        .first()
-    )
 
 
 def handoffs_of(conversation: Conversation) -> list[Handoff]:

@@ -134,17 +134,13 @@ def receive(incoming: CustomerMessage) -> Received:
             intent=triage.get("intent", ""),
         )
         conversation = None if follow_up is None else follow_up.conversation
-    elif conversation.status == ConversationStatus.RESOLVED and not stranger:
-        # A "thank you!" answering the resolved case's own mail thanks, it asks nothing.
-        thanks = aftercare.next_step(
+    elif not stranger:
+        follow_up = aftercare.thanks_on_thread(
             conversation,
             at=incoming.received_at,
-            praise=aftercare.is_praise(
-                sentiment=triage.get("sentiment", ""), intent=triage.get("intent", "")
-            ),
+            sentiment=triage.get("sentiment", ""),
+            intent=triage.get("intent", ""),
         )
-        if thanks == aftercare.Step.PRAISE:
-            follow_up = aftercare.FollowUp(thanks, conversation)
     created = conversation is None
     if conversation is None:
         conversation = _new_conversation(incoming, contact)

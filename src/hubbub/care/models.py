@@ -435,6 +435,8 @@ class Notification(models.Model):
 class TeamSettings(models.Model):
     """How a care team works its queue: automatic assignment, and (for SLAs) its calendar."""
 
+    DEFAULT_REOPEN_DAYS = 7
+
     team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="care_settings")
     auto_assign = models.BooleanField(default=False)
     # The SLA calendar. Hours: {"0": [["09:00", "17:00"]], …} with Monday as "0";
@@ -451,7 +453,7 @@ class TeamSettings(models.Model):
     update_every_hours = models.PositiveSmallIntegerField(null=True, blank=True)
     # A customer who writes again this soon after their case was resolved
     # re-opens it instead of starting a new conversation.
-    reopen_within_days = models.PositiveSmallIntegerField(default=7)
+    reopen_within_days = models.PositiveSmallIntegerField(default=DEFAULT_REOPEN_DAYS)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

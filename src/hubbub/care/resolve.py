@@ -26,6 +26,7 @@ from hubbub.care.models import (
     Survey,
 )
 from hubbub.core.errors import Conflict, ValidationFailed
+from hubbub.crm.models import channel_name
 from hubbub.listening.models import Mention
 
 # Where the survey goes in a follow-up: the agent may move it, or leave it out.
@@ -67,7 +68,7 @@ def follow_up_plan(conversation: Conversation, composer: outbound.Composer) -> F
     if not composer.account_name or not composer.reply_targets:
         return None
     return FollowUpPlan(
-        channel, f"Follow up in public on {channel.capitalize()}", public=True, draft=draft
+        channel, f"Follow up in public on {channel_name(channel)}", public=True, draft=draft
     )
 
 
@@ -98,15 +99,7 @@ def resolve_case(
     conversation = services.access_for_work(actor=actor, conversation_id=conversation_id)
     if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.CLOSED):
         raise Conflict("This case is resolved already.", code="already_resolved")
-    from hubbub.care.handoffs import open_handoff_of
-
-    handoff = open_handoff_of(conversation)
-    if handoff is not None:
-        raise Conflict(
-            f"{handoff.department_name} still has this problem: wait for them to resolve it "
-            "on their side, or take it back first.",
-            code="handoff_open",
-        )
+    services.check_no_open_handoff(conversation)
     survey = (
         csat.start_survey(conversation, agent=conversation.assignee or actor)
         if send_survey
@@ -122,11 +115,10 @@ def resolve_case(
                 field="follow_up",
             )
         message = _send_follow_up(actor, conversation, plan, text, survey, confirm_not_mine)
-    services.change_status(
+    resolved = services.change_status(
         actor=actor, conversation_id=conversation_id, status=ConversationStatus.RESOLVED
     )
-    conversation.refresh_from_db()
-    return Resolved(conversation, message, survey)
+    return Resolved(resolved, message, survey)
 
 
 def _send_follow_up(

@@ -515,7 +515,7 @@ def change_status(*, actor: User, conversation_id: int, status: str) -> Conversa
     if new in ConversationStatus.active() and conversation.takes_new_mentions:
         _check_no_other_active(conversation)
     if new != ConversationStatus.WAITING_DEPARTMENT:
-        _check_no_open_handoff(conversation)
+        check_no_open_handoff(conversation)
     conversation.status = new
     if new in STATUS_TIMESTAMPS:
         conversation.resolved_at = conversation.resolved_at or clock.now()
@@ -535,7 +535,8 @@ def change_status(*, actor: User, conversation_id: int, status: str) -> Conversa
     return conversation
 
 
-def _check_no_open_handoff(conversation: Conversation) -> None:
+def check_no_open_handoff(conversation: Conversation) -> None:
+    """Refuse, while a department has the problem, what would take it from them."""
     handoff = Handoff.objects.filter(
         conversation=conversation, state__in=HandoffState.active()
     ).first()

@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -30,6 +29,7 @@ from hubbub.care import (
     automation,
     case_links,
     configure,
+    downloads,
     handoffs,
     macros,
     mail,
@@ -47,11 +47,11 @@ from hubbub.care.models import (
     CASE_PAGE,
     CHAT,
     DIRECT_CHANNELS,
-    Attachment,
     ConversationStatus,
     DeliveryState,
     Message,
     MessageKind,
+    TeamSettings,
 )
 from hubbub.connectors.email import sniff
 from hubbub.connectors.registry import capabilities_of
@@ -228,17 +228,8 @@ def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
     """A customer's file: a download, except the safe image types (a mail's inline
     images), which show in place; sandboxed and never sniffed either way."""
     item = selectors.access_attachment(user=current_user(request), attachment_id=attachment_id)
-    data = bytes(Attachment.objects.values_list("data", flat=True).get(pk=item.pk))
     inline = item.content_type in sniff.SAFE_INLINE_TYPES and request.GET.get("download") != "1"
-    response = HttpResponse(
-        data, content_type=item.content_type if inline else "application/octet-stream"
-    )
-    disposition = "inline" if inline else "attachment"
-    response["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(item.filename)}"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return downloads.file_response(item, inline=inline, cache="private, max-age=3600")
 
 
 Action = Callable[[User, int, HttpRequest], str | Done]
@@ -536,6 +527,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             "policies": selectors.sla_policies(user=user),
             "agents": selectors.agents_with_capacity(user=user),
             "default_acknowledgement": automation.DEFAULT_TEMPLATE,
+            "default_reopen_days": TeamSettings.DEFAULT_REOPEN_DAYS,
             "can_manage": can_manage_teams(user),
         },
     )
@@ -588,7 +580,8 @@ def save_settings(request: HttpRequest, what: str, item_id: int = 0) -> HttpResp
                         request, "update_every_hours", "Give whole hours."
                     ),
                     reopen_within_days=_number_or(
-                        _optional_number(request, "reopen_within_days", "Give whole days."), 7
+                        _optional_number(request, "reopen_within_days", "Give whole days."),
+                        TeamSettings.DEFAULT_REOPEN_DAYS,
                     ),
                 ),
             )

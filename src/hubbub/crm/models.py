@@ -83,7 +83,12 @@ class Identity(models.Model):
 
     @property
     def channel_name(self) -> str:
-        return CHANNEL_NAMES.get(self.platform, self.platform.capitalize())
+        return channel_name(self.platform)
 
 
 CHANNEL_NAMES = {"email": "Email", "chat": "Web chat", "webhook": "Webhook", "x": "X"}
+
+
+def channel_name(platform: str) -> str:
+    """How people call a channel: "Web chat", "Bluesky", "X"."""
+    return CHANNEL_NAMES.get(platform, platform.capitalize())

@@ -12,15 +12,14 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from hubbub.accounts.models import Role, User
+from hubbub.accounts import permissions
+from hubbub.accounts.models import User
 from hubbub.accounts.selectors import workspace_id_of
 from hubbub.core import clock
-from hubbub.core.errors import Forbidden, NotFound, ValidationFailed
+from hubbub.core.errors import NotFound, ValidationFailed
 from hubbub.crm.models import Advocacy, Contact, Identity
 
 EMAIL = "email"
-# Who may decide that a customer speaks for the brand: the people who talk to customers.
-DECIDE_ADVOCACY_ROLES = frozenset({Role.ADMIN, Role.LEAD, Role.AGENT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,10 +197,7 @@ def decide_advocacy(*, actor: User, contact_id: int, advocacy: str) -> Contact:
     workspace (or one merged away), ValidationFailed for anything but
     "advocate" or "dismissed".
     """
-    if actor.role not in DECIDE_ADVOCACY_ROLES:
-        raise Forbidden(
-            "Only agents, leads and admins decide who is an advocate.", code="read_only"
-        )
+    permissions.check_can_decide_advocacy(actor)
     if advocacy not in (Advocacy.ADVOCATE, Advocacy.DISMISSED):
         raise ValidationFailed("Choose advocate or not an advocate.", field="advocacy")
     contact = (

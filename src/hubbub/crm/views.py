@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from hubbub.accounts import permissions
 from hubbub.accounts.http import current_user, member_required
 from hubbub.care import selectors as care_selectors
 from hubbub.core.errors import HubbubError
@@ -34,7 +35,7 @@ def contacts(request: HttpRequest) -> HttpResponse:
                 user=user,
                 visible_cases=care_selectors.visible_conversations(user=user).values("pk"),
             ),
-            "can_decide": user.role in services.DECIDE_ADVOCACY_ROLES,
+            "can_decide": permissions.can_decide_advocacy(user),
             "advocate": Advocacy.ADVOCATE,
             "dismissed": Advocacy.DISMISSED,
         },

@@ -7,12 +7,14 @@ Elsewhere: another brand with its own admin, Otto.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import factory
 from django.contrib.auth.hashers import make_password
+from django.test import Client
 
 from hubbub.accounts.models import AgentProfile, Role, Team, TeamKind, User
 from hubbub.core.models import Workspace
@@ -117,3 +119,16 @@ def make_cast() -> Cast:
         elsewhere_team=elsewhere_team,
         otto=person("Otto", Role.ADMIN, [elsewhere_team], elsewhere),
     )
+
+
+def token(user: User) -> dict[str, str]:
+    """The headers of an API request made with a new personal token of `user`."""
+    from hubbub.accounts import services
+
+    _, raw = services.create_api_token(actor=user, name="api test")
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+def post(client: Client, url: str, body: dict[str, object], auth: dict[str, str]) -> Any:
+    """A JSON POST to the API."""
+    return client.post(url, data=json.dumps(body), content_type="application/json", **auth)

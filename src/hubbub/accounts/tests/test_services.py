@@ -8,7 +8,6 @@ import io
 import pytest
 from django.core import mail
 from django.core.files.storage import default_storage
-from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
 from hubbub.accounts import selectors, services
@@ -17,17 +16,7 @@ from hubbub.accounts.tests.factories import Cast
 from hubbub.core import clock
 from hubbub.core.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
 from hubbub.core.models import EventRecord
-
-
-def run_jobs() -> None:
-    """Run the queued jobs the way the worker does, inside the test's transaction.
-
-    (The worker command itself is exercised against a committed database in
-    test_worker.py; it closes connections, which a transactional test cannot.)
-    """
-    for job in DBTaskResult.objects.ready():
-        job.task.call(*job.args_kwargs["args"], **job.args_kwargs["kwargs"])
-        job.delete()
+from hubbub.core.tests.jobs import run_jobs
 
 
 class TestInvitations:

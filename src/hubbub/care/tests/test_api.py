@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.test import Client
 
-from hubbub.accounts import services as accounts
-from hubbub.accounts.models import User
-from hubbub.accounts.tests.factories import Cast
+from hubbub.accounts.tests.factories import Cast, post, token
 from hubbub.care.models import DeliveryState, Message
 from hubbub.care.tests.factories import arrives
 from hubbub.connectors.models import ChannelAccount, Transport
 
 pytestmark = pytest.mark.django_db
-
-
-def token(user: User) -> dict[str, str]:
-    _, raw = accounts.create_api_token(actor=user, name="api test")
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
-
-
-def post(client: Client, url: str, body: dict[str, object], auth: dict[str, str]):  # type: ignore[no-untyped-def]
-    return client.post(url, data=json.dumps(body), content_type="application/json", **auth)
 
 
 def test_an_agent_lists_reads_answers_and_resolves_through_the_api(

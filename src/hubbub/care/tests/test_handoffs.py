@@ -5,19 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-import json
 import time
-from typing import Any
 
 import pytest
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.test import Client
 from django.urls import reverse
-from django_tasks_db.models import DBTaskResult
 
 from hubbub.accounts.models import Role, Team, TeamKind, User
-from hubbub.accounts.tests.factories import Cast, TeamFactory, UserFactory
+from hubbub.accounts.tests.factories import Cast, TeamFactory, UserFactory, post, token
 from hubbub.care import approvals, case_links, handoffs, merging, outbound, selectors, services
 from hubbub.care.models import (
     Activity,
@@ -47,17 +44,11 @@ from hubbub.core.errors import (
     ValidationFailed,
 )
 from hubbub.core.models import EventRecord
+from hubbub.core.tests.jobs import run_jobs
 
 pytestmark = pytest.mark.django_db
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
-
-
-def run_jobs() -> None:
-    """Run queued jobs the way the worker does, inside the test's transaction."""
-    for job in DBTaskResult.objects.ready():
-        job.task.call(*job.args_kwargs["args"], **job.args_kwargs["kwargs"])
-        job.delete()
 
 
 def signed_in(user: User) -> Client:
@@ -565,9 +556,9 @@ class TestTheApi:
         self, client: Client, cast: Cast
     ) -> None:
         conversation = complaint(cast)
-        cara, bill = api_token(cast.cara), api_token(cast.bill)
+        cara, bill = token(cast.cara), token(cast.bill)
 
-        opened = api_post(
+        opened = post(
             client,
             f"/api/v1/inbox/conversations/{conversation.pk}/handoff",
             {
@@ -579,14 +570,14 @@ class TestTheApi:
         )
         handoff_id = opened.json()["id"]
         listed = client.get("/api/v1/handoffs", **bill).json()
-        posted = api_post(
+        posted = post(
             client,
             f"/api/v1/handoffs/{handoff_id}/progress",
             {"text": "Refunded.", "resolves": True},
             bill,
         )
         closed = client.get(f"/api/v1/handoffs/{handoff_id}", **bill).json()
-        told = api_post(
+        told = post(
             client,
             f"/api/v1/inbox/conversations/{conversation.pk}/status-updates",
             {"text": "Your refund is on its way.", "source_update_id": posted.json()["id"]},
@@ -608,27 +599,14 @@ class TestTheApi:
         handoff = hand_to_billing(cast, complaint(cast))
 
         for outsider in (lou, cast.otto):
-            auth = api_token(outsider)
+            auth = token(outsider)
             missing = client.get(f"/api/v1/handoffs/{handoff.pk}", **auth)
-            refused = api_post(
-                client, f"/api/v1/handoffs/{handoff.pk}/progress", {"text": "x"}, auth
-            )
+            refused = post(client, f"/api/v1/handoffs/{handoff.pk}/progress", {"text": "x"}, auth)
             assert missing.status_code == 404
             assert missing.json()["error"]["code"] == "handoff_not_found"
             assert refused.status_code == 404
             assert client.get("/api/v1/handoffs", **auth).json() == []
         assert not HandoffUpdate.objects.exists()
-
-
-def api_token(user: User) -> dict[str, str]:
-    from hubbub.accounts import services as accounts
-
-    _, raw = accounts.create_api_token(actor=user, name="api test")
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
-
-
-def api_post(client: Client, url: str, body: dict[str, object], auth: dict[str, str]) -> Any:
-    return client.post(url, data=json.dumps(body), content_type="application/json", **auth)
 
 
 class TestMergingAndStatus:
